@@ -1,0 +1,179 @@
+// A Lab owns what it creates on the machine (namespaces, veth pairs, processes, XDP programs,
+// files) and removes it in reverse order on close, on error and on SIGINT/SIGTERM. It records
+// what it owns in a state file so that `xdplab doctor --cleanup` can remove what a crashed run
+// left. Every name carries the `xl-` prefix and the lab's id, so parallel labs never collide.
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError } from '../../native/errors.js';
+import { labStateDir } from './state.js';
+
+export type Resource =
+  | { kind: 'netns'; name: string }
+  | { kind: 'link'; name: string; netns?: string }
+  | { kind: 'process'; pid: number; command: string }
+  | { kind: 'xdp'; ifname: string; netns?: string }
+  | { kind: 'file'; path: string };
+
+export interface LabState { id: string; pid: number; createdAt: string; resources: Resource[] }
+
+const open = new Set<Lab>();
+let handlersInstalled = false;
+
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      for (const lab of [...open]) lab.close();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+  process.on('exit', () => { for (const lab of [...open]) lab.close(); });
+}
+
+export function run(cmd: string, args: string[], what: string): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; code?: string };
+    if (e.code === 'ENOENT') throw new LabError({ code: 'ENOTOOL', message: `${what}: '${cmd}' is not installed`, hint: 'run npm run setup' });
+    throw new LabError({ code: 'ECOMMAND', message: `${what}: ${cmd} ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}` });
+  }
+}
+
+export class Lab {
+  readonly id: string;
+  private readonly resources: Resource[] = [];
+  private readonly stateFile: string;
+  private closed = false;
+
+  constructor(readonly label = 'lab') {
+    this.id = randomBytes(3).toString('hex');
+    mkdirSync(labStateDir(), { recursive: true });
+    this.stateFile = join(labStateDir(), `${this.id}.json`);
+    installSignalHandlers();
+    open.add(this);
+    this.save();
+  }
+
+  /** A lab-scoped name: xl-<id>-<suffix>, at most 15 characters for interface names. */
+  name(suffix: string): string {
+    const n = `xl-${this.id}-${suffix}`;
+    if (n.length > 15) throw new LabError({ code: 'ENAME', message: `name '${n}' is longer than an interface name may be (15)` });
+    return n;
+  }
+
+  private save(): void {
+    const state: LabState = { id: this.id, pid: process.pid, createdAt: new Date().toISOString(), resources: this.resources };
+    writeFileSync(this.stateFile, JSON.stringify(state, null, 1));
+  }
+
+  private own(r: Resource): void {
+    this.resources.push(r);
+    this.save();
+  }
+
+  addNetns(suffix: string): string {
+    const name = this.name(suffix);
+    run('ip', ['netns', 'add', name], `creating network namespace ${name}`);
+    this.own({ kind: 'netns', name });
+    this.ip(name, ['link', 'set', 'lo', 'up']);
+    return name;
+  }
+
+  /** ip in a namespace (or the current one). */
+  ip(netns: string | undefined, args: string[]): string {
+    return run('ip', netns ? ['-n', netns, ...args] : args, `ip ${args.join(' ')}`);
+  }
+
+  /** Runs a command inside a namespace and returns its stdout. */
+  exec(netns: string | undefined, cmd: string, args: string[]): string {
+    return netns ? run('ip', ['netns', 'exec', netns, cmd, ...args], `${cmd} in ${netns}`) : run(cmd, args, cmd);
+  }
+
+  /** A veth pair with one end in each namespace, both up. Returns the two interface names. */
+  addVethPair(a: { netns?: string; suffix: string }, b: { netns?: string; suffix: string }): [string, string] {
+    const an = this.name(a.suffix);
+    const bn = this.name(b.suffix);
+    const args = ['link', 'add', an, ...(a.netns ? ['netns', a.netns] : []), 'type', 'veth', 'peer', 'name', bn, ...(b.netns ? ['netns', b.netns] : [])];
+    run('ip', args, `creating veth pair ${an}/${bn}`);
+    this.own({ kind: 'link', name: an, ...(a.netns ? { netns: a.netns } : {}) });
+    this.ip(a.netns, ['link', 'set', an, 'up']);
+    this.ip(b.netns, ['link', 'set', bn, 'up']);
+    return [an, bn];
+  }
+
+  /** Sets rx/tx channel counts (veth allows up to its queue count, 2 by default here). */
+  setChannels(netns: string | undefined, ifname: string, n: number): void {
+    this.exec(netns, 'ethtool', ['-L', ifname, 'rx', String(n), 'tx', String(n)]);
+  }
+
+  /** Disables checksum and segmentation offloads, which AF_XDP cannot honour. */
+  disableOffloads(netns: string | undefined, ifname: string): void {
+    this.exec(netns, 'ethtool', ['-K', ifname, 'tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+  }
+
+  addAddress(netns: string | undefined, ifname: string, cidr: string): void {
+    this.ip(netns, ['addr', 'add', cidr, 'dev', ifname]);
+  }
+
+  /** Starts a process (in a namespace when given) that the lab kills on close. */
+  spawn(netns: string | undefined, cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    const [c, a] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
+    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    if (child.pid) {
+      const r: Resource = { kind: 'process', pid: child.pid, command: [cmd, ...args].join(' ').slice(0, 200) };
+      this.own(r);
+      child.once('exit', () => {
+        const i = this.resources.indexOf(r);
+        if (i >= 0 && !this.closed) { this.resources.splice(i, 1); this.save(); }
+      });
+    }
+    return child;
+  }
+
+  trackFile(path: string): string {
+    this.own({ kind: 'file', path });
+    return path;
+  }
+
+  /** Removes everything in reverse order; never throws; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    open.delete(this);
+    removeResources([...this.resources].reverse());
+    rmSync(this.stateFile, { force: true });
+  }
+}
+
+/** Removes resources (used by close and by doctor --cleanup); returns what it removed. */
+export function removeResources(resources: Resource[]): string[] {
+  const done: string[] = [];
+  const quiet = (cmd: string, args: string[]) => {
+    try { execFileSync(cmd, args, { stdio: 'ignore' }); return true; } catch { return false; }
+  };
+  for (const r of resources) {
+    switch (r.kind) {
+      case 'process':
+        try { process.kill(r.pid, 'SIGKILL'); done.push(`process ${r.pid}`); } catch { /* already gone */ }
+        break;
+      case 'xdp':
+        for (const off of ['xdp', 'xdpgeneric']) quiet('ip', [...(r.netns ? ['-n', r.netns] : []), 'link', 'set', r.ifname, off, 'off']);
+        done.push(`XDP program on ${r.ifname}`);
+        break;
+      case 'link':
+        if (quiet('ip', [...(r.netns ? ['-n', r.netns] : []), 'link', 'del', r.name])) done.push(`link ${r.name}`);
+        break;
+      case 'netns':
+        if (quiet('ip', ['netns', 'del', r.name])) done.push(`namespace ${r.name}`);
+        break;
+      case 'file':
+        try { rmSync(r.path, { recursive: true, force: true }); done.push(`file ${r.path}`); } catch { /* ignore */ }
+        break;
+    }
+  }
+  return done;
+}

@@ -1,0 +1,50 @@
+// Where labs record what they own, and the sweep that removes what dead runs left behind.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { removeResources, type LabState } from './lab.js';
+
+export function labStateDir(): string {
+  return process.env.XDPLAB_STATE_DIR ?? (process.getuid?.() === 0 ? '/run/xdplab/labs' : join(process.env.XDG_RUNTIME_DIR ?? '/tmp', 'xdplab', 'labs'));
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export interface Leftovers { labs: LabState[]; strayNamespaces: string[] }
+
+/** Labs whose owner is dead, and xl- namespaces that no live lab owns. */
+export function findLeftovers(): Leftovers {
+  const dir = labStateDir();
+  const labs: LabState[] = [];
+  const owned = new Set<string>();
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      try {
+        const s = JSON.parse(readFileSync(join(dir, f), 'utf8')) as LabState;
+        if (alive(s.pid) && s.pid !== process.pid) {
+          for (const r of s.resources) if (r.kind === 'netns') owned.add(r.name);
+        } else if (s.pid !== process.pid) labs.push(s);
+      } catch { /* a torn write: ignore */ }
+    }
+  }
+  for (const s of labs) for (const r of s.resources) if (r.kind === 'netns') owned.add(r.name);
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('xl-'));
+  } catch { /* no ip */ }
+  return { labs, strayNamespaces: names.filter((n) => !owned.has(n)) };
+}
+
+/** Removes leftovers; returns one line per removed thing. */
+export function cleanupLeftovers(): string[] {
+  const { labs, strayNamespaces } = findLeftovers();
+  const done: string[] = [];
+  for (const s of labs) {
+    done.push(...removeResources([...s.resources].reverse()));
+    rmSync(join(labStateDir(), `${s.id}.json`), { force: true });
+  }
+  done.push(...removeResources(strayNamespaces.map((name) => ({ kind: 'netns' as const, name }))));
+  return done;
+}

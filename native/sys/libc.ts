@@ -1,0 +1,98 @@
+// libc through koffi, declared once. Loaded on first use so that importing the datapath on a
+// machine without it (or in the renderer's type-check) costs nothing.
+import koffi from 'koffi';
+import { SystemError } from '../errors.js';
+
+export type Pointer = unknown;
+
+function bind() {
+  const lib = koffi.load('libc.so.6');
+  return {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    close: lib.func('int close(int fd)'),
+    bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
+    connect: lib.func('int connect(int fd, void *addr, uint32_t addrlen)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),
+    mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: lib.func('int munmap(void *addr, size_t len)'),
+    sendto: lib.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)'),
+    recvfrom: lib.func('intptr_t recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *alen)'),
+    sendmsg: lib.func('intptr_t sendmsg(int fd, void *msg, int flags)'),
+    recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
+    poll: lib.func('int poll(void *fds, uint64_t nfds, int timeout)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *ifname)'),
+    getrlimit: lib.func('int getrlimit(int resource, void *rlim)'),
+    setrlimit: lib.func('int setrlimit(int resource, void *rlim)'),
+    fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
+    vsnprintf: lib.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
+  };
+}
+
+let cached: ReturnType<typeof bind> | undefined;
+export function libc(): ReturnType<typeof bind> {
+  if (!cached) cached = bind();
+  return cached;
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Throws a SystemError when a libc call returned -1. */
+export function check(rc: number | bigint, call: string, what: string, hint?: string): number {
+  const n = Number(rc);
+  if (n < 0) throw new SystemError(call, errno(), what, hint);
+  return n;
+}
+
+export const RLIMIT_MEMLOCK = 8;
+const RLIM_INFINITY = 0xffffffffffffffffn;
+
+export interface Rlimit { soft: bigint | 'unlimited'; hard: bigint | 'unlimited' }
+
+export function getMemlockLimit(): Rlimit {
+  const buf = Buffer.alloc(16);
+  check(libc().getrlimit(RLIMIT_MEMLOCK, buf), 'getrlimit', 'reading RLIMIT_MEMLOCK');
+  const soft = buf.readBigUInt64LE(0);
+  const hard = buf.readBigUInt64LE(8);
+  return { soft: soft === RLIM_INFINITY ? 'unlimited' : soft, hard: hard === RLIM_INFINITY ? 'unlimited' : hard };
+}
+
+export function setMemlockLimit(soft: bigint | 'unlimited', hard: bigint | 'unlimited'): void {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(soft === 'unlimited' ? RLIM_INFINITY : soft, 0);
+  buf.writeBigUInt64LE(hard === 'unlimited' ? RLIM_INFINITY : hard, 8);
+  check(libc().setrlimit(RLIMIT_MEMLOCK, buf), 'setrlimit', 'raising RLIMIT_MEMLOCK');
+}
+
+export function ifNameToIndex(ifname: string): number {
+  return libc().ifNameToIndex(ifname) as number;
+}
+
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_POPULATE = 0x8000;
+export const MAP_FAILED = -1;
+
+/** mmap that throws; returns the pointer and an ArrayBuffer over it. */
+export function mapMemory(len: number, prot: number, flags: number, fd: number, offset: number, what: string): { ptr: Pointer; buffer: ArrayBuffer } {
+  const ptr = libc().mmap(null, len, prot, flags, fd, offset);
+  if (ptr === null || koffi.address(ptr) === BigInt.asUintN(64, -1n)) {
+    throw new SystemError('mmap', errno(), what);
+  }
+  return { ptr, buffer: koffi.view(ptr, len) as ArrayBuffer };
+}
+
+export function unmapMemory(ptr: Pointer, len: number): void {
+  libc().munmap(ptr, len);
+}

@@ -1,0 +1,120 @@
+// The XDP program that steers a device queue's packets into the AF_XDP socket bound to it:
+// libxdp's default XSK program (the one QEMU's af-xdp backend loads through libxdp), with its
+// XSKMAP indexed by queue id. This module attaches it in the mode asked for, fills the map, and
+// detaches exactly the program it attached, never one that was there before it.
+import { LabError, SystemError } from '../errors.js';
+import { XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
+import { libxdp, programName, queryXdp, takeLibxdpLog } from './libxdp.js';
+
+export type XdpMode = 'native' | 'skb';
+
+const OBJECT_FILE = 'xsk_def_xdp_prog_5.3.o';
+
+function isErrPtr(p: unknown): boolean {
+  return p === null || (libxdp().getError(p) as number) !== 0;
+}
+
+/** Says what is attached to an interface, for errors and for doctor. */
+export function describeAttached(ifindex: number): string | null {
+  const q = queryXdp(ifindex);
+  const parts: string[] = [];
+  for (const [mode, id] of [['native', q.drvProgId], ['skb', q.skbProgId], ['hw', q.hwProgId]] as const) {
+    if (id) parts.push(`program id ${id}${programName(id) ? ` '${programName(id)}'` : ''} in ${mode} mode`);
+  }
+  return parts.length ? parts.join(', ') : null;
+}
+
+export class XskProgram {
+  private detached = false;
+
+  private constructor(
+    private readonly prog: unknown,
+    private readonly mapFd: number,
+    readonly ifname: string,
+    readonly ifindex: number,
+    readonly mode: XdpMode,
+    readonly id: number,
+  ) {}
+
+  /**
+   * Attaches a fresh instance of the default XSK program in `mode`. `maxQueueId` sizes the
+   * XSKMAP. Throws SystemError (EOPNOTSUPP for a mode the driver lacks) with libxdp's log.
+   */
+  static attach(ifname: string, ifindex: number, mode: XdpMode, maxQueueId: number): XskProgram {
+    const x = libxdp();
+    const existing = describeAttached(ifindex);
+    if (existing) {
+      throw new LabError({
+        code: 'EEXIST', field: 'ifname',
+        message: `ifname: '${ifname}' already has an XDP program attached (${existing}); xdplab never replaces a program it did not attach`,
+        hint: `remove it if it is a leftover (ip link set ${ifname} xdp off; xdpgeneric off for skb mode), or use inhibit=on with sock-fds to use it`,
+      });
+    }
+    const prog = x.programFindFile(OBJECT_FILE, null, null);
+    if (isErrPtr(prog)) {
+      const err = prog === null ? -2 : (x.getError(prog) as number);
+      throw new SystemError('xdp_program__find_file', err, `loading libxdp's default XSK program (${OBJECT_FILE})`,
+        'install libxdp1 (its BPF objects live in /usr/lib/<arch>/bpf), or point LIBXDP_OBJECT_PATH at them');
+    }
+    let attached = false;
+    try {
+      const obj = x.programBpfObj(prog);
+      const map = x.findMapByName(obj, 'xsks_map');
+      if (!map) throw new LabError({ code: 'EPROG', message: `${OBJECT_FILE} has no xsks_map` });
+      x.mapSetMaxEntries(map, Math.max(64, maxQueueId + 1));
+      const rc = x.programAttach(prog, ifindex, mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number;
+      if (rc < 0) {
+        const log = takeLibxdpLog();
+        throw new SystemError('xdp_program__attach', rc, `attaching the XSK program to '${ifname}' in ${mode} mode`,
+          rc === -95 ? `'${ifname}' does not support ${mode} mode (its driver has no XDP support); use mode=skb`
+            : log.length ? log.join('; ') : undefined);
+      }
+      attached = true;
+      takeLibxdpLog();
+      const mapFd = x.mapFd(map) as number;
+      return new XskProgram(prog, mapFd, ifname, ifindex, mode, x.programId(prog) as number);
+    } catch (err) {
+      if (attached) x.programDetach(prog, ifindex, mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+      x.programClose(prog);
+      throw err;
+    }
+  }
+
+  /** Steers queue `queueId` to socket `fd`. */
+  insert(queueId: number, fd: number): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(queueId, 0);
+    const value = Buffer.alloc(4);
+    value.writeInt32LE(fd, 0);
+    const rc = libxdp().mapUpdateElem(this.mapFd, key, value, 0) as number;
+    if (rc < 0) throw new SystemError('bpf_map_update_elem', rc, `adding the socket for queue ${queueId} to the XSKMAP of '${this.ifname}'`);
+  }
+
+  remove(queueId: number): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(queueId, 0);
+    libxdp().mapDeleteElem(this.mapFd, key);
+  }
+
+  /** Detaches this program if it is still the one attached; returns whether it did. */
+  detach(): boolean {
+    if (this.detached) return false;
+    this.detached = true;
+    const x = libxdp();
+    const q = queryXdp(this.ifindex);
+    const current = this.mode === 'native' ? q.drvProgId : q.skbProgId;
+    let done = false;
+    // With bpffs, libxdp attaches a dispatcher that runs our program: libxdp detaches it.
+    // Without bpffs, ours is attached directly: detach only if it is still ours.
+    if (current !== 0) {
+      const rc = x.programDetach(this.prog, this.ifindex, this.mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number;
+      done = rc === 0;
+      if (!done && current === this.id) {
+        done = (x.xdpDetach(this.ifindex, this.mode === 'native' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, null) as number) === 0;
+      }
+    }
+    takeLibxdpLog();
+    x.programClose(this.prog);
+    return done;
+  }
+}
