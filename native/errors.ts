@@ -66,10 +66,10 @@ export class SystemError extends LabError {
   readonly errno: number;
   readonly errnoName: string;
 
-  constructor(call: string, errno: number, what: string, hint?: string) {
+  constructor(call: string, errno: number, what: string, hint?: string, field?: string) {
     const name = errnoName(errno);
     const h = hint ?? GENERIC_HINTS[name];
-    super({ code: name, message: `${what}: ${call} failed with ${name}`, ...(h ? { hint: h } : {}) });
+    super({ code: name, message: `${field ? `${field}: ` : ''}${what}: ${call} failed with ${name}`, ...(h ? { hint: h } : {}), ...(field ? { field } : {}) });
     this.name = 'SystemError';
     this.call = call;
     this.errno = Math.abs(errno);

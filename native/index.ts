@@ -7,3 +7,6 @@ export { NetdevAFXDPOptionsSchema, AfXdpTuningSchema, AFXDP_MODES, resolveAfXdpO
 export { withNetns } from './sys/netns.js';
 export { XskProgram, describeAttached, type XdpMode } from './xdp/xsk-program.js';
 export { queryXdp } from './xdp/libxdp.js';
+export { XskSocketProvider, type ProvideOptions } from './afxdp/provider.js';
+export { FdReceiver, sendFds, type ReceivedFds } from './sys/fdpass.js';
+export { NetnsHandle } from './sys/netns.js';

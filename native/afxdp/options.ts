@@ -6,7 +6,7 @@ import { LabError, invalidOption } from '../errors.js';
 export const AFXDP_MODES = ['native', 'skb'] as const;
 
 export const NetdevAFXDPOptionsSchema = z.object({
-  ifname: z.string().min(1).max(15),
+  ifname: z.string().min(1, 'must be an interface name of 1 to 15 characters').max(15, 'must be an interface name of 1 to 15 characters'),
   mode: z.enum(AFXDP_MODES).optional(),
   'force-copy': z.boolean().optional(),
   queues: z.number().int().optional(),
@@ -19,7 +19,7 @@ export type NetdevAFXDPOptions = z.infer<typeof NetdevAFXDPOptionsSchema>;
 
 export const AfXdpTuningSchema = z.object({
   /** UMEM chunk size: 2048 or 4096 bytes. */
-  frameSize: z.union([z.literal(2048), z.literal(4096)]).default(4096),
+  frameSize: z.literal([2048, 4096]).default(4096),
   /** Frames per queue's UMEM (half stock the fill ring, half serve tx). */
   frameCount: z.number().int().min(64).default(4096),
   /** rx and tx ring entries; fill and completion get twice this. Power of two. */
@@ -40,19 +40,34 @@ export interface ResolvedAfXdpOptions {
   sockFds: number[] | undefined;
 }
 
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
 /** Turns the first schema issue into a LabError naming the field and what it allows. */
-export function schemaError(issues: z.core.$ZodIssue[], fieldPrefix = ''): LabError {
+export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldPrefix = ''): LabError {
   const issue = issues[0]!;
   const field = fieldPrefix + (issue.path.length ? issue.path.join('.') : '(options)');
+  const got = JSON.stringify(valueAt(input, issue.path)) ?? 'nothing';
   let message: string;
   switch (issue.code) {
     case 'invalid_value':
-      message = `expected one of ${issue.values.map((v) => String(v)).join(', ')}`;
+      message = `expected one of ${issue.values.map((v) => String(v)).join(', ')}, got ${got}`;
+      break;
+    case 'invalid_type':
+      message = valueAt(input, issue.path) === undefined
+        ? `required (${issue.expected})`
+        : `expected ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}, got ${got}`;
+      break;
+    case 'invalid_union':
+      message = `expected one of the allowed values, got ${got}`;
       break;
     case 'unrecognized_keys':
       return invalidOption(issue.keys.map((k) => fieldPrefix + k).join(', '), 'unknown member');
     default:
-      message = issue.message;
+      message = `${issue.message.replace(/^Invalid input: /, '')}, got ${got}`;
   }
   return invalidOption(field, message);
 }
@@ -60,7 +75,7 @@ export function schemaError(issues: z.core.$ZodIssue[], fieldPrefix = ''): LabEr
 /** Validates options with QEMU's rules (same checks, same meaning). */
 export function resolveAfXdpOptions(input: unknown): ResolvedAfXdpOptions {
   const parsed = NetdevAFXDPOptionsSchema.safeParse(input);
-  if (!parsed.success) throw schemaError(parsed.error.issues);
+  if (!parsed.success) throw schemaError(parsed.error.issues, input);
   const o = parsed.data;
   const queues = o.queues ?? 1;
   if (queues < 1) throw invalidOption('queues', `invalid number of queues (${queues}) for '${o.ifname}': must be 1 or more`);
@@ -88,6 +103,6 @@ export function resolveAfXdpOptions(input: unknown): ResolvedAfXdpOptions {
 
 export function resolveTuning(input: unknown): AfXdpTuning {
   const parsed = AfXdpTuningSchema.safeParse(input ?? {});
-  if (!parsed.success) throw schemaError(parsed.error.issues);
+  if (!parsed.success) throw schemaError(parsed.error.issues, input);
   return parsed.data;
 }

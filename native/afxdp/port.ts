@@ -5,7 +5,7 @@
 //  - queues N from start-queue M: one socket (and UMEM) per queue.
 //  - inhibit + sock-fds: sockets and the XSK program come from another process; nothing is
 //    loaded or detached here.
-import { LabError, SystemError, invalidOption } from '../errors.js';
+import { LabError, invalidOption } from '../errors.js';
 import { getChannels, rxQueueCount } from '../sys/ethtool.js';
 import { ifNameToIndex } from '../sys/libc.js';
 import { NetnsHandle } from '../sys/netns.js';
@@ -74,17 +74,7 @@ export class AfXdpPort {
 
   private static openOwned(o: ResolvedAfXdpOptions, t: AfXdpTuning, ifindex: number): AfXdpPort {
     const maxQueueId = o.startQueue + o.queues - 1;
-    let program: XskProgram;
-    if (o.mode) {
-      program = XskProgram.attach(o.ifname, ifindex, o.mode, maxQueueId);
-    } else {
-      try {
-        program = XskProgram.attach(o.ifname, ifindex, 'native', maxQueueId);
-      } catch (err) {
-        if (!(err instanceof SystemError)) throw err;
-        program = XskProgram.attach(o.ifname, ifindex, 'skb', maxQueueId);
-      }
-    }
+    const program = XskProgram.attachAsQemuDoes(o.ifname, ifindex, o.mode, maxQueueId);
     const queues: XskQueue[] = [];
     try {
       for (let i = 0; i < o.queues; i++) {

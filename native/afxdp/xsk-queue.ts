@@ -150,8 +150,7 @@ export class XskQueue {
       const hint = e === 105 || e === 12
         ? `this UMEM needs ${mib} MiB of locked memory: raise RLIMIT_MEMLOCK (ulimit -l / prlimit --memlock), grant CAP_IPC_LOCK, or lower frameCount`
         : undefined;
-      const err = new SystemError('setsockopt(XDP_UMEM_REG)', e, what(`registering a ${mib} MiB UMEM`), hint);
-      throw hint ? Object.assign(err, { field: 'frameCount' }) : err;
+      throw new SystemError('setsockopt(XDP_UMEM_REG)', e, what(`registering a ${mib} MiB UMEM`), hint, hint ? 'frameCount' : undefined);
     }
   }
 

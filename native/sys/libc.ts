@@ -12,6 +12,8 @@ function bind() {
     close: lib.func('int close(int fd)'),
     bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
     connect: lib.func('int connect(int fd, void *addr, uint32_t addrlen)'),
+    listen: lib.func('int listen(int fd, int backlog)'),
+    accept: lib.func('int accept(int fd, void *addr, void *addrlen)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),
     mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),

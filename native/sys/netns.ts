@@ -2,7 +2,7 @@
 // AF_XDP ports on interfaces in different namespaces. Sockets keep the namespace they were
 // created in, so switching back afterwards is safe. `fn` must be synchronous: an await would
 // let other work run on this thread inside the wrong namespace.
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, statSync } from 'node:fs';
 import { libc, check } from './libc.js';
 import { LabError } from '../errors.js';
 
@@ -52,7 +52,8 @@ export class NetnsHandle {
   }
 
   run<T>(fn: () => T): T {
-    if (this.fd < 0) return fn();
+    // Already there: no setns, which also keeps this working without CAP_SYS_ADMIN.
+    if (this.fd < 0 || fstatSync(this.fd).ino === statSync('/proc/thread-self/ns/net').ino) return fn();
     return enter(this.fd, 'of the port', fn);
   }
 

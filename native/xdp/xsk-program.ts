@@ -36,6 +36,17 @@ export class XskProgram {
     readonly id: number,
   ) {}
 
+  /** QEMU's rule: the mode asked for, or with none, native first and then skb. */
+  static attachAsQemuDoes(ifname: string, ifindex: number, mode: XdpMode | undefined, maxQueueId: number): XskProgram {
+    if (mode) return XskProgram.attach(ifname, ifindex, mode, maxQueueId);
+    try {
+      return XskProgram.attach(ifname, ifindex, 'native', maxQueueId);
+    } catch (err) {
+      if (!(err instanceof SystemError)) throw err;
+      return XskProgram.attach(ifname, ifindex, 'skb', maxQueueId);
+    }
+  }
+
   /**
    * Attaches a fresh instance of the default XSK program in `mode`. `maxQueueId` sizes the
    * XSKMAP. Throws SystemError (EOPNOTSUPP for a mode the driver lacks) with libxdp's log.
@@ -64,10 +75,11 @@ export class XskProgram {
       x.mapSetMaxEntries(map, Math.max(64, maxQueueId + 1));
       const rc = x.programAttach(prog, ifindex, mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number;
       if (rc < 0) {
-        const log = takeLibxdpLog();
-        throw new SystemError('xdp_program__attach', rc, `attaching the XSK program to '${ifname}' in ${mode} mode`,
-          rc === -95 ? `'${ifname}' does not support ${mode} mode (its driver has no XDP support); use mode=skb`
-            : log.length ? log.join('; ') : undefined);
+        // libxdp's own warnings explain the failure; keep the last ones with the error.
+        const said = takeLibxdpLog().filter((l) => l.startsWith('warn')).slice(-2).map((l) => l.slice(6)).join('; ');
+        throw new SystemError('xdp_program__attach', rc, `attaching the XSK program to '${ifname}' in ${mode} mode${said ? ` (libxdp: ${said.slice(0, 300)})` : ''}`,
+          rc === -95 ? `'${ifname}' does not support ${mode} mode (its driver has no native XDP); allowed here: skb, or leave mode unset to fall back` : undefined,
+          rc === -95 ? 'mode' : undefined);
       }
       attached = true;
       takeLibxdpLog();
