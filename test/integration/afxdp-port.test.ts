@@ -52,6 +52,18 @@ suite('AfXdpPort on a veth pair', { root: true, tools: ['ip', 'ethtool'] }, () =
     }
   }
 
+  it('busy polling (SO_PREFER_BUSY_POLL with a budget) still delivers every frame', () => {
+    const a = open(v.nsA, { ifname: v.ifA, mode: 'native' }, { busyPollBudget: 64 });
+    const b = open(v.nsB, { ifname: v.ifB, mode: 'native' }, { busyPollBudget: 64 });
+    try {
+      const d = deliver(a, b, 1000, 2);
+      expect([d.received.length, d.corrupt]).toEqual([1000, 0]);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('no mode: tries native first (veth has it)', () => {
     const a = open(v.nsA, { ifname: v.ifA });
     try { expect(a.mode).toBe('native'); } finally { a.close(); }
