@@ -1,0 +1,113 @@
+// report.html: one self-contained file (Chart.js and the data inlined) that opens offline from
+// disk: tables of every row with its spread, charts of medians and of the samples over time.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Report } from './schema.js';
+
+const require = createRequire(import.meta.url);
+
+function chartJsSource(): string {
+  return readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+}
+
+function esc(s: unknown): string {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
+}
+
+/** JSON safe inside a <script> element. */
+function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c');
+}
+
+const RENDER = `
+const report = JSON.parse(document.getElementById('report-data').textContent);
+const rows = report.rows.filter(r => r.status === 'ok' || r.status === 'incomplete');
+const label = r => r.test + ' ' + r.mode + (r.copy ? ' copy' : '') + ' [' + r.tool + ']';
+const palette = ['#2563eb','#dc2626','#16a34a','#9333ea','#ea580c','#0891b2','#ca8a04','#db2777','#4b5563','#65a30d'];
+function bars(id, metric, scale, unit) {
+  const having = rows.filter(r => r.stats[metric]);
+  const el = document.getElementById(id);
+  if (!having.length) { el.parentElement.style.display = 'none'; return; }
+  new Chart(el, { type: 'bar', data: { labels: having.map(label), datasets: [
+    { label: 'median ' + unit, data: having.map(r => r.stats[metric].median / scale), backgroundColor: '#2563eb' },
+    { label: 'min', data: having.map(r => r.stats[metric].min / scale), backgroundColor: '#93c5fd' },
+    { label: 'max', data: having.map(r => r.stats[metric].max / scale), backgroundColor: '#1e3a8a' } ] },
+    options: { animation: false, responsive: true, plugins: { title: { display: true, text: unit + ' per row (median, min, max over trials)' } } } });
+}
+bars('chart-pps', 'packetsPerSecond', 1e6, 'Mpps');
+bars('chart-bps', 'bitsPerSecond', 1e9, 'Gbps');
+const series = {};
+for (const s of report.samples) {
+  const m = s.metrics.packetsPerSecond !== undefined ? s.metrics.packetsPerSecond / 1e6 : s.metrics.bitsPerSecond / 1e9;
+  if (m === undefined || Number.isNaN(m)) continue;
+  (series[s.row] ??= []).push({ x: (s.trial * 1e6 + s.tMs) / 1000, y: m });
+}
+const rowById = Object.fromEntries(report.rows.map(r => [r.id, r]));
+const ds = Object.entries(series).map(([id, pts], i) => ({ label: rowById[id] ? label(rowById[id]) : id, data: pts.map((p, k) => ({ x: k, y: p.y })), borderColor: palette[i % palette.length], pointRadius: 1, fill: false }));
+const tl = document.getElementById('chart-samples');
+if (ds.length) new Chart(tl, { type: 'line', data: { datasets: ds }, options: { animation: false, parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'sample' } }, y: { title: { display: true, text: 'Mpps (packet rows) or Gbps (iperf3 rows)' } } }, plugins: { title: { display: true, text: 'Every sample, in order' } } } });
+else tl.parentElement.style.display = 'none';
+document.body.dataset.rendered = 'true';
+`;
+
+function fmt(v: number | undefined, scale: number, digits = 3): string {
+  return v === undefined || Number.isNaN(v) ? '' : (v / scale).toFixed(digits);
+}
+
+export function reportHtml(report: Report): string {
+  const env = report.environment;
+  const rowsHtml = report.rows.map((r) => {
+    const pps = r.stats.packetsPerSecond;
+    const bps = r.stats.bitsPerSecond;
+    const drops = r.stats.droppedPackets;
+    return `<tr class="${esc(r.status)}"><td>${esc(r.test)}</td><td>${esc(r.tool)}</td><td>${esc(r.mode)}${r.copy ? ' (copy)' : ''}</td>
+<td>${esc(r.attached ? `${r.attached.mode}, ${r.attached.zeroCopy ? 'zero-copy' : 'copy'}` : '')}</td><td>${esc(r.frameBytes ?? '')}</td>
+<td>${pps ? `${fmt(pps.median, 1e6)} <small>(${fmt(pps.min, 1e6)}–${fmt(pps.max, 1e6)})</small>` : ''}</td>
+<td>${bps ? `${fmt(bps.median, 1e9)} <small>(${fmt(bps.min, 1e9)}–${fmt(bps.max, 1e9)})</small>` : ''}</td>
+<td>${drops ? esc(drops.median) : ''}</td><td>${esc(r.status)}${r.reason ? `: ${esc(r.reason)}` : ''}</td></tr>`;
+  }).join('\n');
+  const commands = report.rows.flatMap((r) => r.commandLines.map((c) => `<li><b>${esc(r.id)}</b>: <code>${esc(c)}</code></li>`)).join('\n');
+  const envRows = [
+    ['host', env.hostname], ['kernel', env.kernel], ['CPU', `${env.cpuModel} (${env.cores} cores)`],
+    ['memory', `${(env.memoryBytes / 2 ** 30).toFixed(1)} GiB`], ['node', env.node],
+    ['xdplab', `${env.xdplab.version} (${env.xdplab.gitCommit})`],
+    ...Object.entries(env.tools), ...env.interfaces.map((i) => [`interface ${i.name}`, `${i.driver}${i.netns ? ` in ${i.netns}` : ''}`]),
+  ].map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>xdplab report ${esc(report.id)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+:root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+body { margin: 1.5rem; max-width: 1200px; }
+table { border-collapse: collapse; margin: 1rem 0; }
+td, th { border: 1px solid #8884; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+tr.failed td, tr.unavailable td { color: #b91c1c; }
+.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.charts div.wide { grid-column: 1 / 3; }
+code { font-size: .85em; }
+.status-incomplete, .status-failed { color: #b91c1c; font-weight: bold; }
+</style></head>
+<body>
+<h1>xdplab report</h1>
+<p>Run <b>${esc(report.id)}</b>, ${esc(report.createdAt)} — status <span class="status-${esc(report.status)}">${esc(report.status)}</span>${report.failure ? `: ${esc(report.failure)}` : ''}</p>
+<p><code>${esc(report.command.join(' '))}</code></p>
+<h2>Results</h2>
+<table id="results"><thead><tr><th>test</th><th>tool</th><th>mode</th><th>attached</th><th>frame bytes</th><th>Mpps median (min–max)</th><th>Gbps median (min–max)</th><th>drops</th><th>status</th></tr></thead>
+<tbody>
+${rowsHtml}
+</tbody></table>
+<div class="charts">
+<div><canvas id="chart-pps"></canvas></div>
+<div><canvas id="chart-bps"></canvas></div>
+<div class="wide"><canvas id="chart-samples"></canvas></div>
+</div>
+<h2>Environment</h2>
+<table id="environment">${envRows}</table>
+<h2>Command lines</h2>
+<ul>${commands}</ul>
+<script id="report-data" type="application/json">${scriptJson(report)}</script>
+<script>${chartJsSource()}</script>
+<script>${RENDER}</script>
+</body></html>
+`;
+}

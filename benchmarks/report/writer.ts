@@ -1,0 +1,52 @@
+// A run's directory: reports/<timestamp>-<id>/ with samples.jsonl (appended as samples come),
+// and report.json, report.html, report.csv rewritten after every row, so that a run that
+// stops halfway still leaves a report that says it is incomplete and why.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SampleSink } from '../runs/sample-sink.js';
+import { reportCsv } from './csv.js';
+import { reportHtml } from './html.js';
+import { ReportSchema, type Report, type Sample } from './schema.js';
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function runDirectoryName(id: string, at = new Date()): string {
+  return `${at.toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z')}-${id}`;
+}
+
+export class ReportWriter {
+  readonly dir: string;
+  private readonly sink: SampleSink;
+
+  constructor(parent: string, readonly report: Report) {
+    this.dir = join(parent, runDirectoryName(report.id, new Date(report.createdAt)));
+    mkdirSync(this.dir, { recursive: true });
+    this.sink = new SampleSink(join(this.dir, 'samples.jsonl'));
+    this.save();
+  }
+
+  sample(s: Sample): void {
+    this.sink.write(s);
+    this.report.samples.push(s);
+  }
+
+  /** Validates and writes the three files; called after every row and at the end. */
+  save(): void {
+    const parsed = ReportSchema.safeParse(this.report);
+    if (!parsed.success) throw new Error(`xdplab built an invalid report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    writeAtomically(join(this.dir, 'report.json'), JSON.stringify(this.report, null, 1));
+    writeAtomically(join(this.dir, 'report.csv'), reportCsv(this.report));
+    writeAtomically(join(this.dir, 'report.html'), reportHtml(this.report));
+  }
+
+  finish(status: Report['status'], failure?: string): void {
+    this.report.status = status;
+    if (failure) this.report.failure = failure;
+    this.report.finishedAt = new Date().toISOString();
+    this.sink.close();
+    this.save();
+  }
+}
