@@ -2,12 +2,16 @@
 // disk: tables of every row with its spread, charts of medians and of the samples over time.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Report } from './schema.js';
 
 const require = createRequire(import.meta.url);
 
+let chartJs: string | undefined;
 function chartJsSource(): string {
-  return readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+  // The UMD build is not in chart.js's exports map: find it beside the package's main entry.
+  chartJs ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+  return chartJs;
 }
 
 function esc(s: unknown): string {
