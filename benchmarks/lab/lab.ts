@@ -75,10 +75,21 @@ export class Lab {
     this.save();
   }
 
+  /** Records the resource before creating it, so no sweep ever sees it unowned. */
+  private create(r: Resource, make: () => void): void {
+    this.own(r);
+    try {
+      make();
+    } catch (err) {
+      this.resources.splice(this.resources.indexOf(r), 1);
+      this.save();
+      throw err;
+    }
+  }
+
   addNetns(suffix: string): string {
     const name = this.name(suffix);
-    run('ip', ['netns', 'add', name], `creating network namespace ${name}`);
-    this.own({ kind: 'netns', name });
+    this.create({ kind: 'netns', name }, () => run('ip', ['netns', 'add', name], `creating network namespace ${name}`));
     this.ip(name, ['link', 'set', 'lo', 'up']);
     return name;
   }
@@ -98,8 +109,7 @@ export class Lab {
     const an = this.name(a.suffix);
     const bn = this.name(b.suffix);
     const args = ['link', 'add', an, ...(a.netns ? ['netns', a.netns] : []), 'type', 'veth', 'peer', 'name', bn, ...(b.netns ? ['netns', b.netns] : [])];
-    run('ip', args, `creating veth pair ${an}/${bn}`);
-    this.own({ kind: 'link', name: an, ...(a.netns ? { netns: a.netns } : {}) });
+    this.create({ kind: 'link', name: an, ...(a.netns ? { netns: a.netns } : {}) }, () => run('ip', args, `creating veth pair ${an}/${bn}`));
     this.ip(a.netns, ['link', 'set', an, 'up']);
     this.ip(b.netns, ['link', 'set', bn, 'up']);
     return [an, bn];
