@@ -47,9 +47,9 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 }
 
 /** Turns the first schema issue into a LabError naming the field and what it allows. */
-export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldPrefix = ''): LabError {
+export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldName: (path: PropertyKey[]) => string = (p) => p.join('.')): LabError {
   const issue = issues[0]!;
-  const field = fieldPrefix + (issue.path.length ? issue.path.join('.') : '(options)');
+  const field = issue.path.length ? fieldName(issue.path) : '(options)';
   const got = JSON.stringify(valueAt(input, issue.path)) ?? 'nothing';
   let message: string;
   switch (issue.code) {
@@ -64,8 +64,14 @@ export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldPre
     case 'invalid_union':
       message = `expected one of the allowed values, got ${got}`;
       break;
+    case 'too_small':
+      message = issue.origin === 'array' ? `must list at least ${issue.minimum}` : issue.origin === 'string' ? issue.message : `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}, got ${got}`;
+      break;
+    case 'too_big':
+      message = issue.origin === 'string' ? issue.message : `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}, got ${got}`;
+      break;
     case 'unrecognized_keys':
-      return invalidOption(issue.keys.map((k) => fieldPrefix + k).join(', '), 'unknown member');
+      return invalidOption(issue.keys.map((k) => fieldName([...issue.path, k])).join(', '), 'unknown member');
     default:
       message = `${issue.message.replace(/^Invalid input: /, '')}, got ${got}`;
   }
