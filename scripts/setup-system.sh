@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   iproute2 ethtool kmod cpio
   libxdp1 libxdp-dev libbpf1 libbpf-dev xdp-tools
-  iperf3
+  iperf3 vde2
   dpdk dpdk-dev librte-net-af-xdp23
   busybox-static
   chromium

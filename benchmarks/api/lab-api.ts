@@ -1,0 +1,108 @@
+// LabApi: every command the UI may send and every event the engine emits, as runtime schemas
+// with inferred types. Both transports (Electron IPC and the web mode's WebSocket) validate
+// every message against these; the renderer imports only the types.
+import { z } from 'zod';
+import { ScenarioSchema } from '../runs/scenario.js';
+import { ReportSchema, SampleSchema } from '../report/schema.js';
+
+const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
+
+export const LabErrorSchema = z.object({ code: z.string(), message: z.string(), field: z.string().optional(), hint: z.string().optional() });
+
+/** command name -> { args, result } */
+export const Commands = {
+  doctor: {
+    args: z.object({}).strict(),
+    result: z.object({ checks: z.array(z.object({ id: z.string(), ok: z.boolean(), detail: z.string(), severity: z.string().optional() })) }),
+  },
+  listInterfaces: {
+    args: z.object({}).strict(),
+    result: z.array(z.object({ name: z.string(), netns: z.string().optional(), driver: z.string(), up: z.boolean(), xdp: z.string() })),
+  },
+  startRun: {
+    args: z.object({ scenario: ScenarioSchema.partial().strict(), quick: z.boolean().optional() }).strict(),
+    result: z.object({ runId: Id }),
+  },
+  stopRun: {
+    args: z.object({ runId: Id }).strict(),
+    result: z.object({ stopped: z.boolean() }),
+  },
+  listRuns: {
+    args: z.object({}).strict(),
+    result: z.array(z.object({ runId: Id, createdAt: z.string(), status: z.string(), command: z.array(z.string()), rows: z.number().int() })),
+  },
+  getReport: {
+    args: z.object({ runId: Id }).strict(),
+    result: ReportSchema,
+  },
+  compareReports: {
+    args: z.object({ a: Id, b: Id }).strict(),
+    result: z.object({
+      rows: z.array(z.object({ key: z.string(), metric: z.string(), a: z.number(), b: z.number(), relative: z.number(), ci95: z.tuple([z.number(), z.number()]), beyondNoise: z.boolean() })),
+      onlyInA: z.array(z.string()),
+      onlyInB: z.array(z.string()),
+    }),
+  },
+  exportReport: {
+    args: z.object({ runId: Id, format: z.enum(['html', 'csv', 'json']) }).strict(),
+    result: z.object({ fileName: z.string(), mediaType: z.string(), content: z.string() }),
+  },
+  listVms: {
+    args: z.object({}).strict(),
+    result: z.array(z.object({ vmId: Id, state: z.string(), backend: z.string(), bootMs: z.number().optional() })),
+  },
+  startVm: {
+    args: z.object({ backend: z.enum(['user', 'tap', 'stream', 'dgram', 'socket', 'hubport', 'af-xdp']), nic: z.enum(['virtio-net-pci', 'e1000']).default('virtio-net-pci') }).strict(),
+    result: z.object({ vmId: Id }),
+  },
+  stopVm: {
+    args: z.object({ vmId: Id }).strict(),
+    result: z.object({ stopped: z.boolean() }),
+  },
+  vmConsole: {
+    args: z.object({ vmId: Id, tailBytes: z.number().int().min(0).max(1 << 20).default(16384) }).strict(),
+    result: z.object({ text: z.string() }),
+  },
+  qmpExecute: {
+    args: z.object({ vmId: Id, command: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP command name'), arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
+    result: z.unknown(),
+  },
+  qmpCommands: {
+    args: z.object({ vmId: Id }).strict(),
+    result: z.array(z.string()),
+  },
+} as const;
+
+export type CommandName = keyof typeof Commands;
+export type CommandArgs<C extends CommandName> = z.input<(typeof Commands)[C]['args']>;
+export type CommandResult<C extends CommandName> = z.infer<(typeof Commands)[C]['result']>;
+
+export const Events = {
+  runProgress: z.object({ runId: Id, row: z.string(), rowIndex: z.number().int(), rows: z.number().int(), trial: z.number().int(), trials: z.number().int(), phase: z.enum(['setup', 'warmup', 'measure', 'teardown']), fraction: z.number().min(0).max(1) }),
+  sample: z.object({ runId: Id, sample: SampleSchema }),
+  runState: z.object({ runId: Id, state: z.enum(['running', 'complete', 'incomplete', 'failed', 'stopped']), reportDir: z.string().optional(), error: z.string().optional() }),
+  vmState: z.object({ vmId: Id, state: z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']), bootMs: z.number().optional(), error: z.string().optional() }),
+  qmpEvent: z.object({ vmId: Id, event: z.string(), data: z.unknown(), timestamp: z.number() }),
+  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']), source: z.string(), message: z.string(), time: z.string() }),
+} as const;
+
+export type EventName = keyof typeof Events;
+export type EventPayload<E extends EventName> = z.infer<(typeof Events)[E]>;
+
+/** Wire messages (WebSocket frames and IPC payloads). */
+export const RequestSchema = z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), command: z.string(), args: z.unknown() }).strict();
+export const ResponseSchema = z.union([
+  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: LabErrorSchema }),
+]);
+export const EventMessageSchema = z.object({ type: z.literal('event'), event: z.string(), payload: z.unknown() });
+
+export type Request = z.infer<typeof RequestSchema>;
+export type Response = z.infer<typeof ResponseSchema>;
+export type EventMessage = z.infer<typeof EventMessageSchema>;
+
+/** What both transports implement and the renderer programs against. */
+export interface LabApi {
+  call<C extends CommandName>(command: C, args: CommandArgs<C>): Promise<CommandResult<C>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}

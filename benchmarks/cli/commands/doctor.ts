@@ -1,0 +1,39 @@
+// `xdplab doctor`: what this machine can do for the lab, and what to fix.
+import { parseArgs } from 'node:util';
+import { UsageError, type Io } from '../io.js';
+
+export const DOCTOR_USAGE = `Usage: xdplab doctor [--json] [--cleanup] [--qemu PATH]
+
+Checks this machine: every line says what was found and, when not ok, what to do.
+Exit code 0 when every required check is ok, 1 otherwise; informational checks never fail it.
+
+Options:
+  --json         Print {"checks":[{"id","ok","detail","severity"}]} instead of text
+  --cleanup      First remove what crashed labs left behind (namespaces, links, processes)
+  --qemu PATH    The QEMU binary to check (default: $XDPLAB_QEMU, then qemu-system-x86_64)
+  -h, --help     Show this help
+`;
+
+export async function run(args: string[], io: Io): Promise<number> {
+  let values: { json?: boolean; cleanup?: boolean; qemu?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        json: { type: 'boolean' },
+        cleanup: { type: 'boolean' },
+        qemu: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    // parseArgs names the offending flag or argument; keep its words.
+    throw new UsageError(`xdplab doctor: ${(err as Error).message}`);
+  }
+  if (values.help) { io.out(DOCTOR_USAGE); return 0; }
+  const { doctor } = await import('../../doctor/doctor.js');
+  return doctor({ json: !!values.json, cleanup: !!values.cleanup, ...(values.qemu ? { qemu: values.qemu } : {}) }, io.out);
+}
+
