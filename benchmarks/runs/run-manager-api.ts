@@ -1,0 +1,28 @@
+// The contract between the faces (CLI, web server, Electron) and the run engine: start and stop
+// bench runs, follow their progress and samples, find their reports.
+import type { EventPayload } from '../api/lab-api.js';
+import type { Report } from '../report/schema.js';
+import type { Scenario } from './scenario.js';
+
+export interface RunSummary { runId: string; createdAt: string; status: string; command: string[]; rows: number; dir: string }
+
+export interface RunEvents {
+  runProgress: EventPayload<'runProgress'>;
+  sample: EventPayload<'sample'>;
+  runState: EventPayload<'runState'>;
+  log: EventPayload<'log'>;
+}
+
+export interface RunManagerApi {
+  /** Validates (LabError naming the field on bad input) and starts a run in the background. */
+  start(scenario: Partial<Scenario>, options?: { quick?: boolean; command?: string[] }): { runId: string; dir: string; done: Promise<Report> };
+  /** Stops a running run; its report says it was stopped. Resolves false if it was not running. */
+  stop(runId: string): Promise<boolean>;
+  /** Runs found in the reports directory, newest first. */
+  list(): RunSummary[];
+  /** A run's report.json (finished or still being written). */
+  report(runId: string): Report;
+  /** The run's directory (report.html, report.csv, samples.jsonl live there). */
+  directory(runId: string): string;
+  on<E extends keyof RunEvents>(event: E, listener: (payload: RunEvents[E]) => void): () => void;
+}
