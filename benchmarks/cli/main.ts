@@ -13,6 +13,8 @@ Commands:
                 Validate -netdev arguments; list the netdev schema; list what a QEMU offers
   qmp --socket PATH COMMAND [JSON-ARGS]
                 Run one QMP command on a running QEMU
+  serve [--port N] [--host 127.0.0.1]
+                Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
 Options:
   -h, --help    Show help (also: xdplab <command> --help)
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: () => import('./commands/doctor.js'),
   netdev: () => import('./commands/netdev.js'),
   qmp: () => import('./commands/qmp.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

@@ -1,0 +1,317 @@
+// VMs for the faces: QEMU through benchmarks/qemu/vm.ts (the guest image, readiness, clean
+// poweroff), one network backend per VM, the serial console kept on disk until the manager
+// closes, and the VM's QMP monitor through QmpClient: commands (minus those that reach outside
+// the VM: see QMP_REFUSED), command names for completion, and every QMP event forwarded.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { LabError } from '../../native/errors.js';
+import { Lab } from '../lab/lab.js';
+import { qemuCapabilities } from '../qemu/capabilities.js';
+import { ensureGuestImage } from '../qemu/guest-image.js';
+import { formatNetdevArg } from '../qemu/netdev/cmdline.js';
+import type { Netdev } from '../qemu/netdev/drivers.js';
+import { QmpClient, type QmpEvent } from '../qemu/qmp.js';
+import { startVm, type NicConfig, type Vm } from '../qemu/vm.js';
+import type { VmBackend, VmEvents, VmInfo, VmManagerApi, VmNic } from './vm-manager-api.js';
+
+/** QMP commands the console refuses: each can run host programs or read or write host files
+ * as QEMU's user (root here). `xdplab qmp --socket` from a shell still has them. */
+export const QMP_REFUSED: Record<string, string> = {
+  'human-monitor-command': 'HMP reaches everything QMP refuses here',
+  migrate: 'an exec: URI runs a host command', 'migrate-incoming': 'an exec: URI runs a host command', 'migrate-recover': 'an exec: URI runs a host command',
+  'dump-guest-memory': 'writes a host file', pmemsave: 'writes a host file', memsave: 'writes a host file', screendump: 'writes a host file',
+  'blockdev-add': 'opens host files', 'blockdev-create': 'creates host files', 'blockdev-snapshot-sync': 'creates host files',
+  'drive-backup': 'writes host files', 'drive-mirror': 'writes host files', 'blockdev-change-medium': 'opens host files',
+  'chardev-add': 'opens host files and sockets', 'chardev-change': 'opens host files and sockets',
+  'object-add': 'memory and secret objects read host files', 'snapshot-save': 'writes host files',
+  'dump-skeys': 'writes a host file', 'x-debug-block-dirty-bitmap-sha256': 'debugging only',
+};
+/** netdev_add members that run host programs or take host file descriptors. */
+const NETDEV_REFUSED_KEYS = ['script', 'downscript', 'helper', 'fd', 'fds', 'vhostfd', 'vhostfds', 'sock-fds'];
+/** device_add drivers that load host files or hand over host devices. */
+const DEVICE_REFUSED = /^(loader|guest-loader|vfio.*|usb-host|ivshmem.*|vhost-.*|pc-dimm|nvdimm|virtio-pmem.*)$/;
+
+export function qmpRefusal(command: string, args: Record<string, unknown> | undefined): string | undefined {
+  const why = QMP_REFUSED[command];
+  if (why) return `${command} is refused by xdplab's QMP console: ${why}`;
+  if (command === 'netdev_add') {
+    const bad = NETDEV_REFUSED_KEYS.filter((k) => args && k in args);
+    if (bad.length) return `netdev_add with ${bad.join(', ')} is refused by xdplab's QMP console: it runs host programs or takes host file descriptors`;
+  }
+  if (command === 'device_add' && typeof args?.driver === 'string' && DEVICE_REFUSED.test(args.driver)) {
+    return `device_add of ${args.driver} is refused by xdplab's QMP console: it loads host files or hands over host devices`;
+  }
+  return undefined;
+}
+
+const MAX_RUNNING = 4;
+const MAX_REMEMBERED = 20;
+
+interface Entry {
+  vmId: string;
+  backend: VmBackend;
+  nic: VmNic;
+  state: VmEvents['vmState']['state'];
+  bootMs?: number;
+  error?: string;
+  consoleLogPath: string;
+  vm?: Vm;
+  qmp?: QmpClient;
+  lab?: Lab;
+  /** Files this VM's backend uses (a stream socket's directory). */
+  scratch?: string;
+  commands?: string[];
+  starting?: Promise<void>;
+  stopping?: Promise<boolean>;
+}
+
+export interface VmManagerOptions {
+  /** Default $XDPLAB_QEMU, else qemu-system-x86_64. */
+  qemu?: string;
+  /** For tests: override the guest image (default ensureGuestImage(), built on first use). */
+  image?: () => Promise<{ kernelPath: string; initrdPath: string }>;
+  /** Default 256 MiB. */
+  memoryMiB?: number;
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+function notFound(vmId: string, known: string[]): LabError {
+  return new LabError({ code: 'ENOVM', field: 'vmId', message: `vmId: no VM '${vmId}'${known.length ? `; VMs: ${known.join(', ')}` : ''}`, hint: 'listVms lists the VMs this lab started' });
+}
+
+export class VmManager implements VmManagerApi {
+  private readonly entries = new Map<string, Entry>();
+  private readonly emitter = new EventEmitter();
+  private readonly dir: string;
+  private closed = false;
+
+  constructor(private readonly opts: VmManagerOptions = {}) {
+    this.dir = mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xdplab-vms-'));
+    this.emitter.setMaxListeners(0);
+  }
+
+  on<E extends keyof VmEvents>(event: E, listener: (payload: VmEvents[E]) => void): () => void {
+    this.emitter.on(event, listener as (p: unknown) => void);
+    return () => { this.emitter.off(event, listener as (p: unknown) => void); };
+  }
+
+  private emit<E extends keyof VmEvents>(event: E, payload: VmEvents[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  private log(vmId: string, level: VmEvents['log']['level'], message: string): void {
+    this.emit('log', { level, source: `vm ${vmId}`, message, time: new Date().toISOString() });
+  }
+
+  private setState(e: Entry, state: VmEvents['vmState']['state'], extra: { bootMs?: number; error?: string } = {}): void {
+    e.state = state;
+    if (extra.bootMs !== undefined) e.bootMs = extra.bootMs;
+    if (extra.error !== undefined) e.error = extra.error;
+    this.emit('vmState', { vmId: e.vmId, state, ...extra });
+  }
+
+  private entry(vmId: string): Entry {
+    const e = this.entries.get(vmId);
+    if (!e) throw notFound(vmId, [...this.entries.keys()]);
+    return e;
+  }
+
+  private running(vmId: string): Entry & { vm: Vm; qmp: QmpClient } {
+    const e = this.entry(vmId);
+    if (e.state !== 'running' || !e.vm || !e.qmp || e.qmp.closed) {
+      throw new LabError({ code: 'EVMSTATE', field: 'vmId', message: `vmId: VM '${vmId}' is ${e.state}, not running${e.error ? `: ${e.error}` : ''}`, hint: e.state === 'starting' ? 'wait for its vmState event (running)' : 'start a VM with startVm' });
+    }
+    return e as Entry & { vm: Vm; qmp: QmpClient };
+  }
+
+  list(): VmInfo[] {
+    return [...this.entries.values()].map((e) => ({ vmId: e.vmId, state: e.state, backend: e.backend, ...(e.bootMs !== undefined ? { bootMs: e.bootMs } : {}) }));
+  }
+
+  async start(options: { backend: VmBackend; nic: VmNic }): Promise<{ vmId: string }> {
+    if (this.closed) throw new LabError({ code: 'ECLOSED', message: 'the VM manager is shutting down' });
+    const live = [...this.entries.values()].filter((e) => e.state === 'starting' || e.state === 'running').length;
+    if (live >= MAX_RUNNING) throw new LabError({ code: 'EBUSY', message: `${live} VMs are already running; the lab runs at most ${MAX_RUNNING} at once`, hint: 'stop one with stopVm' });
+    if ((options.backend === 'tap' || options.backend === 'af-xdp') && process.getuid?.() !== 0) {
+      throw new LabError({ code: 'EPERM', field: 'backend', message: `backend: ${options.backend} creates network interfaces and needs root (or CAP_NET_ADMIN)`, hint: 'use backend user, stream, dgram, socket or hubport, or run xdplab as root' });
+    }
+    const vmId = `vm-${randomBytes(3).toString('hex')}`;
+    const e: Entry = { vmId, backend: options.backend, nic: options.nic, state: 'starting', consoleLogPath: join(this.dir, `${vmId}.console.log`) };
+    this.entries.set(vmId, e);
+    this.forgetOld();
+    this.setState(e, 'starting');
+    e.starting = this.boot(e).catch((err: unknown) => {
+      this.cleanupBackend(e);
+      if (e.stopping) return; // stop() reports the end
+      const message = err instanceof LabError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message;
+      this.setState(e, 'failed', { error: message });
+      this.log(vmId, 'error', `failed to start: ${message}`);
+    });
+    return { vmId };
+  }
+
+  private forgetOld(): void {
+    const done = [...this.entries.values()].filter((e) => e.state === 'stopped' || e.state === 'failed');
+    for (const e of done.slice(0, Math.max(0, this.entries.size - MAX_REMEMBERED))) {
+      this.entries.delete(e.vmId);
+      rmSync(e.consoleLogPath, { force: true });
+    }
+  }
+
+  /** The -netdev for a backend, and what it needs around it (a lab, a socket directory). */
+  private async backendNic(e: Entry): Promise<NicConfig & { gateway?: string }> {
+    const id = 'n0';
+    let netdev: Netdev;
+    let ip: string | undefined;
+    let gateway: string | undefined;
+    switch (e.backend) {
+      case 'user':
+        netdev = { type: 'user', id } as Netdev; ip = '10.0.2.15/24'; gateway = '10.0.2.2';
+        break;
+      case 'tap': {
+        e.lab = new Lab(`vm ${e.vmId}`);
+        // QEMU creates the tap (we are root) and removes it when it exits.
+        netdev = { type: 'tap', id, ifname: e.lab.name('tap'), script: 'no', downscript: 'no' } as Netdev;
+        break;
+      }
+      case 'stream': {
+        e.scratch = mkdtempSync(join(this.dir, `${e.vmId}-`));
+        // A listening unix socket: connect a peer to it and QMP reports NETDEV_STREAM_CONNECTED.
+        netdev = { type: 'stream', id, server: true, addr: { type: 'unix', path: join(e.scratch, 'net.sock') } } as Netdev;
+        break;
+      }
+      case 'dgram': {
+        const [l, r] = [await freeUdpPort(), await freeUdpPort()];
+        netdev = { type: 'dgram', id, local: { type: 'inet', host: '127.0.0.1', port: String(l) }, remote: { type: 'inet', host: '127.0.0.1', port: String(r) } } as Netdev;
+        break;
+      }
+      case 'socket': {
+        const [l, r] = [await freeUdpPort(), await freeUdpPort()];
+        netdev = { type: 'socket', id, udp: `127.0.0.1:${r}`, localaddr: `127.0.0.1:${l}` } as Netdev;
+        break;
+      }
+      case 'hubport':
+        netdev = { type: 'hubport', id, hubid: 0 } as Netdev;
+        break;
+      case 'af-xdp': {
+        e.lab = new Lab(`vm ${e.vmId}`);
+        const [a] = e.lab.addVethPair({ suffix: 'q' }, { suffix: 'p' });
+        netdev = { type: 'af-xdp', id, ifname: a, mode: 'skb' } as Netdev;
+        break;
+      }
+    }
+    return { netdev: formatNetdevArg(netdev), model: e.nic, ...(ip ? { ip } : {}), ...(gateway ? { gateway } : {}) };
+  }
+
+  private async boot(e: Entry): Promise<void> {
+    const caps = await qemuCapabilities(this.opts.qemu ? { qemu: this.opts.qemu, kvm: false } : { kvm: false });
+    const avail = caps.drivers[e.backend];
+    if (avail && !avail.available) {
+      throw new LabError({ code: 'EUNSUPPORTED', field: 'backend', message: `backend: ${caps.binary.realPath} (QEMU ${caps.version}) cannot use ${e.backend}: ${avail.reason ?? 'not built in'}`, hint: 'choose another backend, or set XDPLAB_QEMU to a QEMU built with it' });
+    }
+    this.log(e.vmId, 'info', 'preparing the guest image (built once, then cached)');
+    const image = await (this.opts.image ?? (() => ensureGuestImage({ onProgress: (m) => this.log(e.vmId, 'info', m) })))();
+    if (this.closed || e.stopping) throw new LabError({ code: 'ESTOPPED', message: 'stopped before it booted' });
+    const nic = await this.backendNic(e);
+    const { gateway, ...nicConfig } = nic;
+    const vm = await startVm({
+      name: `xdplab-${e.vmId}`,
+      image,
+      ...(this.opts.qemu ? { qemu: this.opts.qemu } : {}),
+      ...(this.opts.memoryMiB ? { memoryMiB: this.opts.memoryMiB } : {}),
+      nics: [nicConfig],
+      ...(gateway ? { gateway } : {}),
+      consoleLogPath: e.consoleLogPath,
+      ...(e.lab ? { lab: e.lab } : {}),
+      control: async (path) => {
+        const qmp = await QmpClient.connect(path, { waitForSocket: true, timeoutMs: 10_000, commandTimeoutMs: 30_000 });
+        e.qmp = qmp;
+        qmp.on('event', (ev: QmpEvent) => {
+          this.emit('qmpEvent', { vmId: e.vmId, event: ev.event, data: ev.data ?? {}, timestamp: ev.timestamp.seconds * 1000 + Math.round(ev.timestamp.microseconds / 1000) });
+        });
+        qmp.once('close', () => { void this.onQmpClosed(e); });
+        return qmp;
+      },
+      onProgress: (m) => this.log(e.vmId, 'info', m),
+    });
+    e.vm = vm;
+    if (e.stopping || this.closed) return; // stop() waits for us and powers it off
+    this.setState(e, 'running', { bootMs: vm.bootMs });
+  }
+
+  /** QEMU went away by itself (quit over QMP, the guest powered off, a crash). */
+  private async onQmpClosed(e: Entry): Promise<void> {
+    if (e.stopping || e.state !== 'running') return;
+    const vm = e.vm;
+    this.setState(e, 'stopping');
+    const r = await vm?.stop({ timeoutMs: 2000 }).catch(() => undefined);
+    this.cleanupBackend(e);
+    const clean = !r || r.exitCode === 0;
+    this.setState(e, clean ? 'stopped' : 'failed', clean ? {} : { error: `QEMU exited (${r?.signal ? `signal ${r.signal}` : `exit code ${r?.exitCode}`})` });
+  }
+
+  private cleanupBackend(e: Entry): void {
+    e.lab?.close();
+    e.lab = undefined;
+    if (e.scratch) { rmSync(e.scratch, { recursive: true, force: true }); e.scratch = undefined; }
+  }
+
+  stop(vmId: string): Promise<boolean> {
+    const e = this.entry(vmId);
+    if (e.stopping) return e.stopping;
+    if (e.state !== 'starting' && e.state !== 'running') return Promise.resolve(false);
+    e.stopping = (async () => {
+      this.setState(e, 'stopping');
+      await e.starting;
+      if (e.vm) await e.vm.stop({ timeoutMs: 5000 }).catch((err: Error) => this.log(vmId, 'warn', `stop: ${err.message}`));
+      this.cleanupBackend(e);
+      this.setState(e, 'stopped');
+      return true;
+    })();
+    return e.stopping;
+  }
+
+  console(vmId: string, tailBytes: number): string {
+    const e = this.entry(vmId);
+    let fd: number;
+    try { fd = openSync(e.consoleLogPath, 'r'); } catch { return ''; }
+    try {
+      const size = fstatSync(fd).size;
+      const n = Math.min(size, tailBytes);
+      const buf = Buffer.alloc(n);
+      readSync(fd, buf, 0, n, size - n);
+      // eslint-disable-next-line no-control-regex
+      return buf.toString('utf8').replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    } finally { closeSync(fd); }
+  }
+
+  async qmpExecute(vmId: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
+    const e = this.running(vmId);
+    const refused = qmpRefusal(command, args);
+    if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}`, hint: 'run it with xdplab qmp --socket PATH from a shell if you mean it' });
+    return e.qmp.execute(command, args);
+  }
+
+  async qmpCommands(vmId: string): Promise<string[]> {
+    const e = this.running(vmId);
+    e.commands ??= (await e.qmp.execute('query-commands')).map((c) => c.name).filter((n) => !QMP_REFUSED[n]).sort();
+    return e.commands;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.entries.values()].map((e) => (e.state === 'starting' || e.state === 'running' || e.stopping ? this.stop(e.vmId) : Promise.resolve(false))));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
