@@ -13,6 +13,8 @@ Commands:
                 Validate -netdev arguments; list the netdev schema; list what a QEMU offers
   qmp --socket PATH COMMAND [JSON-ARGS]
                 Run one QMP command on a running QEMU
+  bench [--quick] [--engines LIST] [--modes LIST] [--reference testpmd] ...
+                Run testpmd-style engines and iperf3 through the AF_XDP datapath; write a report
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   netdev: () => import('./commands/netdev.js'),
   qmp: () => import('./commands/qmp.js'),
   serve: () => import('./commands/serve.js'),
+  bench: () => import('./commands/bench.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

@@ -24,8 +24,12 @@ let handlersInstalled = false;
 function installSignalHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
+  let received = 0;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
+      // When the program stops gracefully on its own (a run that finishes its report), the
+      // first signal is its to handle; a second one, or none listening, removes all and exits.
+      if (++received === 1 && process.listenerCount(sig) > 1) return;
       for (const lab of [...open]) lab.close();
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });

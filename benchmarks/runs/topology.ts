@@ -1,0 +1,59 @@
+// Where a bench runs. The embedded default needs no setup: a pair of namespaces joined by a veth
+// pair (DUT and peer) and, for iperf3, A <-> veth <-> M <-> veth <-> B with addresses from the
+// benchmarking range 198.18.0.0/15. All of it belongs to the run's Lab and goes with it. Or
+// an existing interface and its peer named by the user, checked before anything is created.
+import { LabError } from '../../native/errors.js';
+import { ifNameToIndex } from '../../native/sys/libc.js';
+import { withNetns } from '../../native/sys/netns.js';
+import { Lab } from '../lab/lab.js';
+import type { Scenario } from './scenario.js';
+
+export interface Endpoint { netns?: string; ifname: string }
+export interface PacketTopology { dut: Endpoint; peer: Endpoint; embedded: boolean }
+export interface ForwardTopology { a: Endpoint; ma: Endpoint; mb: Endpoint; b: Endpoint; serverAddress: string }
+
+export function macOf(lab: Lab, e: Endpoint): string {
+  const out = lab.ip(e.netns, ['-j', 'link', 'show', 'dev', e.ifname]);
+  return (JSON.parse(out) as Array<{ address: string }>)[0]!.address;
+}
+
+/** Checks a user-named interface and peer before any resource is created. */
+export function checkExisting(s: Scenario): PacketTopology {
+  const dut: Endpoint = { ifname: s.ifname!, ...(s.netns ? { netns: s.netns } : {}) };
+  const peer: Endpoint = { ifname: s.peer!, ...(s.peerNetns ? { netns: s.peerNetns } : {}) };
+  for (const [e, field] of [[dut, '--ifname'], [peer, '--peer']] as const) {
+    let index = 0;
+    try {
+      index = withNetns(e.netns, () => ifNameToIndex(e.ifname));
+    } catch (err) {
+      throw new LabError({ code: 'ENONETNS', field: field === '--ifname' ? '--netns' : '--peer-netns', message: `${field === '--ifname' ? '--netns' : '--peer-netns'}: ${(err as Error).message}` });
+    }
+    if (!index) {
+      throw new LabError({ code: 'ENODEV', field, message: `${field}: no interface '${e.ifname}'${e.netns ? ` in namespace '${e.netns}'` : ' in this network namespace'}`, hint: `ip ${e.netns ? `-n ${e.netns} ` : ''}link show lists the interfaces${field === '--peer' ? '; a peer in another namespace needs --peer-netns' : ''}` });
+    }
+  }
+  return { dut, peer, embedded: false };
+}
+
+export function createPacketTopology(lab: Lab, s: Scenario): PacketTopology {
+  const d = lab.addNetns('d');
+  const p = lab.addNetns('p');
+  const [di, pi] = lab.addVethPair({ netns: d, suffix: 'd' }, { netns: p, suffix: 'p' });
+  if (s.queues > 1) { lab.setChannels(d, di, s.queues); lab.setChannels(p, pi, s.queues); }
+  return { dut: { netns: d, ifname: di }, peer: { netns: p, ifname: pi }, embedded: true };
+}
+
+export function createForwardTopology(lab: Lab): ForwardTopology {
+  const a = lab.addNetns('a');
+  const m = lab.addNetns('m');
+  const b = lab.addNetns('b');
+  const [ai, mai] = lab.addVethPair({ netns: a, suffix: 'a' }, { netns: m, suffix: 'ma' });
+  const [mbi, bi] = lab.addVethPair({ netns: m, suffix: 'mb' }, { netns: b, suffix: 'b' });
+  lab.addAddress(a, ai, '198.18.0.1/24');
+  lab.addAddress(b, bi, '198.18.0.2/24');
+  // AF_XDP has no checksum or segmentation offload: TCP stalls through it unless the
+  // endpoints compute checksums and segment themselves.
+  lab.disableOffloads(a, ai);
+  lab.disableOffloads(b, bi);
+  return { a: { netns: a, ifname: ai }, ma: { netns: m, ifname: mai }, mb: { netns: m, ifname: mbi }, b: { netns: b, ifname: bi }, serverAddress: '198.18.0.2' };
+}
