@@ -15,6 +15,8 @@ Commands:
                 Run one QMP command on a running QEMU
   bench [--quick] [--engines LIST] [--modes LIST] [--reference testpmd] ...
                 Run testpmd-style engines and iperf3 through the AF_XDP datapath; write a report
+  vm image [--rebuild] [--json]
+                Build or show the guest image the lab's VMs boot
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   qmp: () => import('./commands/qmp.js'),
   serve: () => import('./commands/serve.js'),
   bench: () => import('./commands/bench.js'),
+  vm: () => import('./commands/vm.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

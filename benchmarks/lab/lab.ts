@@ -137,6 +137,8 @@ export class Lab {
   spawn(netns: string | undefined, cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     const [c, a] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
     const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    // A missing binary surfaces through the caller's exit handling, never as an unhandled error.
+    child.on('error', () => { /* reported by 'close' with a null code */ });
     if (child.pid) {
       const r: Resource = { kind: 'process', pid: child.pid, command: [cmd, ...args].join(' ').slice(0, 200) };
       this.own(r);
