@@ -15,6 +15,8 @@ Commands:
                 Run one QMP command on a running QEMU
   bench [--quick] [--engines LIST] [--modes LIST] [--reference testpmd] ...
                 Run testpmd-style engines and iperf3 through the AF_XDP datapath; write a report
+  report compare A B | report rerun A
+                Compare two reports (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
                 Build or show the guest image the lab's VMs boot
   serve [--port N] [--host 127.0.0.1]
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: () => import('./commands/serve.js'),
   bench: () => import('./commands/bench.js'),
   vm: () => import('./commands/vm.js'),
+  report: () => import('./commands/report.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

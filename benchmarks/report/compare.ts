@@ -21,6 +21,8 @@ export function rowKey(r: Row): string {
 }
 
 const PRIMARY = ['packetsPerSecond', 'bitsPerSecond'];
+/** With one trial per side, only a change of 10% or more can count as beyond the noise. */
+export const SINGLE_TRIAL_MIN_RELATIVE = 0.1;
 
 function values(report: Report, row: Row, metric: string): { values: number[]; basis: 'trials' | 'samples' } {
   const trials = row.trials.filter((t) => t.status === 'ok' && t.metrics[metric] !== undefined).map((t) => t.metrics[metric]!);
@@ -41,7 +43,9 @@ export function compareReports(a: Report, b: Report, minRelative = 0.02): Compar
       const basis = va.basis === 'trials' && vb.basis === 'trials' ? 'trials' : 'samples';
       const xa = basis === 'trials' ? va.values : values(a, { ...ra, trials: [] }, metric).values;
       const xb = basis === 'trials' ? vb.values : values(b, { ...rb, trials: [] }, metric).values;
-      rows.push({ key, metric, a: median(xa), b: median(xb), difference: difference(xa, xb, minRelative), basis });
+      // Samples inside one trial miss the run-to-run spread: ask for a larger change before
+      // calling it real.
+      rows.push({ key, metric, a: median(xa), b: median(xb), difference: difference(xa, xb, basis === 'trials' ? minRelative : Math.max(minRelative, SINGLE_TRIAL_MIN_RELATIVE)), basis });
     }
   }
   return { rows, onlyInA: [...ma.keys()].filter((k) => !mb.has(k)), onlyInB: [...mb.keys()].filter((k) => !ma.has(k)) };

@@ -311,6 +311,11 @@ suiteIf(missing({ tools: [CHROMIUM] }) ?? needsBuild, 'the app in web mode (xdpl
       await page.waitForSelector('[data-testid="run-progress"]:not([data-state="running"])', { timeout: 300_000 });
       await page.getByRole('button', { name: 'Reports', exact: true }).click();
       await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+      // The two newest runs: the one just finished (B) against the one before it (A).
+      const ids = await page.locator('select[name="b"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      expect(ids.length).toBeGreaterThanOrEqual(2);
+      await page.locator('select[name="a"]').selectOption(ids[1]!);
+      await page.locator('select[name="b"]').selectOption(ids[0]!);
       await page.getByRole('button', { name: 'Compare', exact: true }).click();
       await page.waitForSelector('[data-testid="compare-view"]', { timeout: 30_000 });
       expect(await page.locator('[data-testid="compare-summary"]').innerText()).toMatch(/\d+ comparisons?, \d+ beyond noise/);

@@ -97,16 +97,21 @@ export function reportTable(r: Report): string {
 export async function run(args: string[], io: Io): Promise<number> {
   const a = parseBenchArgs(args);
   if (a.help) { io.out(BENCH_USAGE); return 0; }
+  return runScenario(a.scenario, { quick: a.quick, json: a.json, ...(a.out ? { out: a.out } : {}), command: ['xdplab', 'bench', ...args] }, io);
+}
+
+/** Runs a scenario with a progress bar and prints the table (or JSON); exit 0 when complete. */
+export async function runScenario(scenario: Partial<Scenario>, o: { quick: boolean; json: boolean; out?: string; command: string[] }, io: Io): Promise<number> {
   const { RunManager } = await import('../../runs/run-manager.js');
-  const runs = new RunManager(a.out);
-  const handle = runs.start(a.scenario, { quick: a.quick, command: ['xdplab', 'bench', ...args] });
-  io.err(`xdplab bench: run ${handle.runId}, writing ${handle.dir}\n`);
-  const bar = a.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {phase}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  const runs = new RunManager(o.out);
+  const handle = runs.start(scenario, { quick: o.quick, command: o.command });
+  io.err(`xdplab: run ${handle.runId}, writing ${handle.dir}\n`);
+  const bar = o.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {phase}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(100, 0, { row: '', trial: 0, phase: '' });
   let lastRow = '';
   const off = runs.on('runProgress', (p) => {
     if (bar) bar.update(Math.round(p.fraction * 100), { row: p.row, trial: `${p.trial + 1}/${p.trials}`, phase: p.phase });
-    else if (p.row !== lastRow && !a.json) { io.err(`  ${p.rowIndex + 1}/${p.rows} ${p.row}\n`); lastRow = p.row; }
+    else if (p.row !== lastRow && !o.json) { io.err(`  ${p.rowIndex + 1}/${p.rows} ${p.row}\n`); lastRow = p.row; }
   });
   const offLog = runs.on('log', (l) => { if (!bar) io.err(`  ${l.level}: ${l.message}\n`); });
   const onSignal = () => { void runs.stop(handle.runId); };
@@ -115,7 +120,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   process.off('SIGINT', onSignal);
   off(); offLog();
   bar?.stop();
-  if (a.json) io.out(JSON.stringify(report, null, 1) + '\n');
+  if (o.json) io.out(JSON.stringify(report, null, 1) + '\n');
   else io.out(reportTable(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
   return report.status === 'complete' ? 0 : 1;
 }

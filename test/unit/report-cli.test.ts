@@ -1,0 +1,51 @@
+// `xdplab report compare` on reports written to disk: the planted 2x row is flagged, a rerun-like
+// twin is not, and a path that is no report gets a clear error.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../benchmarks/cli/main.js';
+import { ReportWriter } from '../../benchmarks/report/writer.js';
+import { sampleReport } from '../helpers/sample-report.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'xdplab-cli-report-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(id: string, rate: (r: number, t: number, k: number) => number): string {
+  const w = new ReportWriter(dir, sampleReport(id, rate));
+  w.finish('complete');
+  return w.dir;
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await main(args, { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  return { code, out, err };
+}
+
+describe('xdplab report compare', () => {
+  const noise = (seed: number) => (r: number, t: number, k: number) => 1e6 * (1 + 0.03 * Math.sin(seed * 7 + r * 3 + t * 5 + k * 11));
+  const a = write('aaaaaa', noise(1));
+  const b = write('bbbbbb', (r, t, k) => 2 * noise(2)(r, t, k));
+  const c = write('cccccc', noise(3));
+
+  it('flags the planted 2x difference', async () => {
+    const r = await cli(['report', 'compare', a, b, '--out', dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/txonly\/xdplab\/native\/64\/1\s+packetsPerSecond.*\+\d+\.\d%\s+BEYOND NOISE \(trials\)/);
+  });
+
+  it('does not flag a second run of the same scenario; run ids work too', async () => {
+    const r = await cli(['report', 'compare', 'aaaaaa', 'cccccc', '--out', dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(/BEYOND NOISE/);
+    expect(r.out).toMatch(/within noise/);
+  });
+
+  it('refuses what is not a report, naming it', async () => {
+    const r = await cli(['report', 'compare', '/nonexistent', a, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/report: '\/nonexistent' is not a run directory/);
+    expect((await cli(['report', 'compare', a])).code).toBe(2);
+  });
+});
