@@ -67,26 +67,46 @@ function trialSeconds(s: Scenario): number {
   return s.durationMs / 1000;
 }
 
-/** A generator on the peer that outlasts the DUT's warm-up and window. */
-function startGenerator(ctx: TrialContext): { worker: RunningWorker; commandLine: string } {
+interface Generator { commandLine: string; stop(): Promise<void> }
+
+/**
+ * Traffic for rxonly, io and macswap from the peer, for longer than the DUT's warm-up and
+ * window: xdplab's txonly (default) or dpdk-testpmd's txonly (--generator testpmd), the peer's
+ * forwarding thread on CPU 0 either way.
+ */
+async function startGenerator(ctx: TrialContext): Promise<Generator> {
   const s = ctx.scenario;
   const t = ctx.packet!;
+  const frameBytes = ctx.row.frameBytes ?? 64;
+  if (s.generator === 'testpmd') {
+    if (!findTestpmd()) throw new LabError({ code: 'ENOTOOL', message: '--generator testpmd: dpdk-testpmd is not installed', hint: 'npm run setup installs dpdk and librte-net-af-xdp23' });
+    const pmd = new Testpmd({
+      netns: t.peer.netns ?? '', ifname: t.peer.ifname, forwardMode: 'txonly', filePrefix: `${ctx.lab.name('tg')}-${ctx.trial}`,
+      lcores: [0, 1], mainLcore: 1, txpkts: frameBytes, ...(ctx.macs ? { appArgs: [`--eth-peer=0,${ctx.macs.dut}`] } : {}),
+    });
+    await pmd.start(ctx.lab);
+    return { commandLine: pmd.commandLine, stop: async () => { await pmd.stop(); } };
+  }
   const worker = startWorker(ctx.lab, {
     ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: ctx.row.mode === 'kernel' ? 'native' : ctx.row.mode,
-    seconds: (s.warmupMs + s.durationMs) / 1000 + 3, warmupMs: 0, frameBytes: ctx.row.frameBytes ?? 64, batch: s.burst, flows: s.flows,
+    seconds: (s.warmupMs + s.durationMs) / 1000 + 3, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
     sampleMs: 0, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
   });
-  return { worker, commandLine: worker.commandLine };
+  try {
+    await worker.ready;
+  } catch (err) {
+    await worker.done;
+    throw err;
+  }
+  return { commandLine: worker.commandLine, stop: async () => { worker.stop(); await worker.done; } };
 }
 
 async function withGenerator<T>(ctx: TrialContext, fn: (commandLines: string[]) => Promise<T>): Promise<T> {
-  const gen = startGenerator(ctx);
+  const gen = await startGenerator(ctx);
   try {
-    await gen.worker.ready;
     return await fn([gen.commandLine]);
   } finally {
-    gen.worker.stop();
-    await gen.worker.done;
+    await gen.stop();
   }
 }
 
