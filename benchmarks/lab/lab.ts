@@ -26,7 +26,9 @@ function installSignalHandlers(): void {
   handlersInstalled = true;
   let received = 0;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
+    // Prepended, so it runs while every other handler is still registered (some remove
+    // themselves when called): then the count says whether anyone else handles the signal.
+    process.prependListener(sig, () => {
       // When the program stops gracefully on its own (a run that finishes its report), the
       // first signal is its to handle; a second one, or none listening, removes all and exits.
       if (++received === 1 && process.listenerCount(sig) > 1) return;

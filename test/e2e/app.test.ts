@@ -305,15 +305,17 @@ suiteIf(missing({ tools: [CHROMIUM] }) ?? needsBuild, 'the app in web mode (xdpl
     it('compares two reports: deltas and beyond-noise flags', async () => {
       await page.goto(`${served.url}#runs`);
       await page.waitForSelector('[data-testid="connection"][data-state="open"]');
+      const before = await page.locator('[data-testid="run-progress"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-run-id')));
       await page.getByRole('button', { name: 'Start run' }).click();
-      const run = page.locator('[data-testid="run-progress"]').first();
-      await run.waitFor({ timeout: 30_000 });
-      await page.waitForSelector('[data-testid="run-progress"]:not([data-state="running"])', { timeout: 300_000 });
+      // Wait for this run, not for one an earlier test left on the page.
+      await page.waitForFunction((old) => [...document.querySelectorAll('[data-testid="run-progress"]')].some((e) => !old.includes(e.getAttribute('data-run-id'))), before, { timeout: 30_000 });
+      const runId = await page.locator('[data-testid="run-progress"]').evaluateAll((els, old) => els.map((e) => e.getAttribute('data-run-id')).find((id) => !old.includes(id)), before);
+      await page.waitForSelector(`[data-testid="run-progress"][data-run-id="${runId}"]:not([data-state="running"])`, { timeout: 300_000 });
       await page.getByRole('button', { name: 'Reports', exact: true }).click();
       await page.getByRole('button', { name: 'Refresh', exact: true }).click();
       // The two newest runs: the one just finished (B) against the one before it (A).
+      await page.waitForFunction(() => document.querySelectorAll('select[name="b"] option').length >= 2, undefined, { timeout: 30_000 });
       const ids = await page.locator('select[name="b"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
-      expect(ids.length).toBeGreaterThanOrEqual(2);
       await page.locator('select[name="a"]').selectOption(ids[1]!);
       await page.locator('select[name="b"]').selectOption(ids[0]!);
       await page.getByRole('button', { name: 'Compare', exact: true }).click();
