@@ -126,7 +126,8 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     if (ready) setTimeout(() => ctx.phase('measure'), s.warmupMs);
     const r = await w.done.finally(() => clearInterval(stopWatch));
     if (!r.ok) throw new LabError({ code: r.error?.code ?? 'EWORKER', message: r.error?.message ?? 'engine failed', ...(r.error?.hint ? { hint: r.error.hint } : {}) });
-    const stats = (r.stats ?? {}) as Record<string, number>;
+    // Drops inside the measured window (the port's start-up is not the engine's loss).
+    const stats = (r.windowStats && Object.keys(r.windowStats).length ? r.windowStats : r.stats ?? {}) as Record<string, number>;
     const pps = r.seconds > 0 ? r.packets / r.seconds : 0;
     return {
       commandLines: [...extra, w.commandLine],

@@ -36,6 +36,8 @@ export interface WorkerOutcome {
   mode?: 'native' | 'skb';
   zeroCopy?: boolean;
   stats?: Record<string, unknown>;
+  /** Statistics changes inside the measured window only. */
+  windowStats?: Record<string, number>;
   error?: { code: string; message: string; hint?: string };
 }
 
