@@ -5,6 +5,7 @@
 import { LabError, SystemError } from '../errors.js';
 import { XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
 import { libxdp, programName, queryXdp, takeLibxdpLog } from './libxdp.js';
+import { NetnsHandle } from '../sys/netns.js';
 
 export type XdpMode = 'native' | 'skb';
 
@@ -26,6 +27,8 @@ export function describeAttached(ifindex: number): string | null {
 
 export class XskProgram {
   private detached = false;
+  /** Detaching must happen in the namespace the program was attached in. */
+  private readonly netns = NetnsHandle.current();
 
   private constructor(
     private readonly prog: unknown,
@@ -112,6 +115,14 @@ export class XskProgram {
   detach(): boolean {
     if (this.detached) return false;
     this.detached = true;
+    try {
+      return this.netns.run(() => this.detachHere());
+    } finally {
+      this.netns.close();
+    }
+  }
+
+  private detachHere(): boolean {
     const x = libxdp();
     const q = queryXdp(this.ifindex);
     const current = this.mode === 'native' ? q.drvProgId : q.skbProgId;

@@ -1,7 +1,7 @@
 // Real AF_XDP sockets on a veth pair in namespaces this file creates: every mode QEMU's af-xdp
 // backend offers, checked frame by frame.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { AfXdpPort, LabError, queryXdp, withNetns } from '../../native/index.js';
+import { AfXdpPort, LabError, XskProgram, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
 import { suite } from '../helpers/requirements.js';
 import { deliver } from '../helpers/traffic.js';
@@ -86,6 +86,13 @@ suite('AfXdpPort on a veth pair', { root: true, tools: ['ip', 'ethtool'] }, () =
     } finally {
       v.lab.ip(v.nsA, ['link', 'del', dummy]);
     }
+  });
+
+  it('an XSK program attached inside a namespace is detached there, from anywhere', () => {
+    const p = withNetns(v.nsB, () => XskProgram.attach(v.ifB, resolveIfindex(v.ifB), 'skb', 0));
+    expect(attached(v.nsB, v.ifB).skbProgId).toBe(p.id);
+    expect(p.detach()).toBe(true);
+    expect(attached(v.nsB, v.ifB).mode).toBe('none');
   });
 
   it('never detaches a program it did not attach', () => {

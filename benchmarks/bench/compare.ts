@@ -1,0 +1,80 @@
+// npm run bench:compare — xdplab's txonly, rxonly and io against dpdk-testpmd's AF_XDP PMD on
+// the same veth pair in one run, alternating (A B A B, --pairs N, at least 3), per mode, as
+// median ratios; rxonly against the XDP-drop ceiling for the same sender; and the sampler's
+// cost: txonly sampled every 0.25 s against the same run read only at its end.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeError } from '../../native/errors.js';
+import { Lab } from '../lab/lab.js';
+import { collectEnvironment } from '../report/environment.js';
+import { PROJECT_ROOT } from '../paths.js';
+import type { RowPlan } from '../runs/plan.js';
+import { runTrial, type TrialContext } from '../runs/row-runners.js';
+import { resolveScenario } from '../runs/scenario.js';
+import { median } from '../runs/statistics.js';
+import { createPacketTopology, macOf } from '../runs/topology.js';
+import { startWorker } from '../runs/worker-client.js';
+
+const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' } } });
+const pairs = Math.max(3, Number(values.pairs ?? 3));
+const seconds = Number(values.seconds ?? 3);
+const engines = (values.engines ?? 'txonly,rxonly,io').split(',') as Array<'txonly' | 'rxonly' | 'io'>;
+const modes = (values.modes ?? 'native,skb').split(',') as Array<'native' | 'skb'>;
+if (process.getuid?.() !== 0) { console.error('bench:compare needs root (namespaces, XDP, AF_XDP)'); process.exit(1); }
+
+const scenario = resolveScenario({ durationMs: seconds * 1000, warmupMs: 1000, trials: 1 });
+const lab = new Lab('compare');
+const out: Record<string, unknown>[] = [];
+const errors: string[] = [];
+try {
+  const packet = createPacketTopology(lab, scenario);
+  const macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
+  const trial = async (row: RowPlan, i: number): Promise<number> => {
+    const ctx: TrialContext = { lab, scenario, row, trial: i, packet, macs, sample: () => {}, phase: () => {}, stopSignal: { stop: false } };
+    try {
+      return (await runTrial(ctx)).metrics.packetsPerSecond ?? NaN;
+    } catch (err) {
+      errors.push(`${row.id} pair ${i}: ${describeError(err)}`);
+      return NaN;
+    }
+  };
+  for (const engine of engines) {
+    for (const mode of modes) {
+      const base = { test: engine, mode, copy: false, frameBytes: 64 } as const;
+      const x: number[] = [], t: number[] = [], c: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        process.stderr.write(`${engine} ${mode}: pair ${i + 1}/${pairs}\n`);
+        x.push(await trial({ ...base, id: `${engine}-${mode}`, kind: 'engine', tool: 'xdplab' }, i));
+        t.push(await trial({ ...base, id: `${engine}-${mode}-testpmd`, kind: 'testpmd', tool: 'dpdk-testpmd' }, i));
+        if (engine === 'rxonly') c.push(await trial({ ...base, id: `${engine}-${mode}-ceiling`, kind: 'ceiling', tool: 'xdp-drop' }, i));
+      }
+      const ratios = x.map((v, i) => v / t[i]!).filter(Number.isFinite);
+      out.push({
+        row: `${engine}-${mode}`, xdplabMpps: median(x) / 1e6, testpmdMpps: median(t) / 1e6, ratio: median(ratios), pairRatios: ratios,
+        ...(c.length ? { ceilingMpps: median(c) / 1e6, ofCeiling: median(x) / median(c) } : {}), goal: 1.1,
+      });
+    }
+  }
+  // The sampler's cost: the same txonly run, sampled every 250 ms or read once at the end.
+  const sampled: number[] = [], unsampled: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const [ms, into] of [[250, sampled], [0, unsampled]] as const) {
+      process.stderr.write(`sampler cost: pair ${i + 1}/${pairs}, sample every ${ms || 'never'}\n`);
+      const w = startWorker(lab, { netns: packet.dut.netns!, ifname: packet.dut.ifname, engine: 'txonly', mode: 'native', seconds, warmupMs: 1000, sampleMs: ms, cpu: 1, srcMac: macs.dut, dstMac: macs.peer });
+      const r = await w.done;
+      into.push(r.ok ? r.packets / r.seconds : NaN);
+    }
+  }
+  out.push({ row: 'sampler-cost', sampledMpps: median(sampled) / 1e6, unsampledMpps: median(unsampled) / 1e6, ratio: median(sampled.map((v, i) => v / unsampled[i]!)), goal: '>= 0.99' });
+} finally {
+  lab.close();
+}
+const result = { schema: 'xdplab.bench.compare/1', at: new Date().toISOString(), pairs, seconds, environment: collectEnvironment(), rows: out, errors };
+const dir = join(PROJECT_ROOT, 'benchmarks', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `compare-${result.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(result, null, 1));
+for (const r of out) console.log(JSON.stringify(r));
+if (errors.length) console.log(`errors:\n  ${errors.join('\n  ')}`);
+console.log(`saved ${file}`);
