@@ -6,15 +6,22 @@
 //   txonly rows: the DUT sends; the peer runs a 2-instruction XDP program that drops every
 //                frame (the cheapest sink). Mpps = frames the drop program saw per second,
 //                counted on the peer (ethtool -S xdp_drops in native mode; the veth's rx
-//                packets in skb mode, where veth has no XDP counters).
+//                packets in skb mode, where veth has no XDP counters). The row's mode is the
+//                DUT's; the sink is the same in every txonly row: skb mode by default
+//                (--receiver skb|native|row), because on this VM a native sink on its own CPU
+//                (threaded NAPI) ran at several different speeds within one trial, and AF_XDP
+//                transmit in copy mode does not depend on the sender's attach mode anyway.
 //   rxonly rows: the peer runs a fixed generator (xdplab txonly by default, --generator
 //                testpmd for testpmd's txonly); the DUT receives. Mpps = what the DUT counted
 //                over its measured window.
 // Pinning (2 cores): the DUT's busy-polling thread is on CPU 1 (xdplab: the worker pins its
 // main JS thread; testpmd: -l 0,1 --main-lcore 0, so its forwarding lcore is CPU 1 and its
-// main lcore, which sleeps between statistics, CPU 0); the generator's polling thread is on
-// CPU 0. Per-trial results, medians and per-pair ratios go to
-// benchmarks/results/datapath-<ISO date>.json.
+// main lcore, which sleeps between statistics, CPU 0); the counterpart is on CPU 0: the
+// generator's polling thread, and in txonly rows the peer's kernel work (veth runs the peer's
+// XDP in the sender's softirq by default; threaded NAPI pinned to CPU 0, or RPS to CPU 0 in skb
+// mode, moves it off the DUT's CPU). A shared machine: each trial waits for other processes to
+// go quiet, records the CPU they used in its window, and a disturbed pair is run again.
+// Per-trial results, medians and per-pair ratios go to benchmarks/results/datapath-<ISO date>.json.
 import { execFile, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,7 +51,63 @@ type Mode = 'native' | 'skb';
 type Side = 'xdplab' | 'testpmd';
 
 const DUT_CPU = 1;
+/** The fixed counterpart's CPU: the generator, and the drop program's kernel work. */
 const GENERATOR_CPU = 0;
+
+// ---------------------------------------------------------------------------------------------
+// Where the fixed receiver's kernel work runs (txonly rows). veth hands a frame to its peer in
+// the sender's context: by default the peer's NAPI poll (native XDP) or backlog (generic XDP)
+// runs in softirq on the sending CPU, so the drop program's work would be billed to the device
+// under test. The counterpart's work is moved to its own CPU instead: threaded NAPI with the
+// NAPI kthread pinned (native), RPS to that CPU (skb, where frames go through netif_rx).
+
+export interface Placement { how: string; cpu: number; napiThreads?: Array<{ pid: number; comm: string }>; rpsQueues?: string[]; warning?: string }
+
+function napiThreads(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      if (comm.startsWith('napi/') && Number(stat.slice(close + 2).split(' ')[1]) === 2) out.set(Number(name), comm);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function placeReceiverWork(lab: Lab, netns: string, ifname: string, mode: Mode, cpu: number): Promise<{ placement: Placement; restore: () => void }> {
+  const sysfs = `/sys/class/net/${ifname}`;
+  if (mode === 'native') {
+    const before = napiThreads();
+    lab.exec(netns, 'sh', ['-c', `echo 1 > ${sysfs}/threaded`]);
+    let created: Array<{ pid: number; comm: string }> = [];
+    for (let i = 0; i < 20 && created.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      created = [...napiThreads()].filter(([pid]) => !before.has(pid)).map(([pid, comm]) => ({ pid, comm }));
+    }
+    for (const th of created) {
+      execFileSync('taskset', ['-pc', String(cpu), String(th.pid)], { stdio: 'ignore' });
+      // Like softirq work, the receiver's poll must not wait behind anything else on its CPU.
+      execFileSync('chrt', ['-f', '-p', '50', String(th.pid)], { stdio: 'ignore' });
+    }
+    return {
+      placement: {
+        how: `threaded NAPI on ${ifname}, NAPI kthread pinned to CPU ${cpu} at SCHED_FIFO 50`, cpu, napiThreads: created,
+        ...(created.length ? {} : { warning: 'no NAPI kthread appeared: the peer\'s XDP runs in softirq on the sending CPU' }),
+      },
+      restore: () => { try { lab.exec(netns, 'sh', ['-c', `echo 0 > ${sysfs}/threaded`]); } catch { /* NAPI already gone */ } },
+    };
+  }
+  const queues = lab.exec(netns, 'sh', ['-c', `ls -d ${sysfs}/queues/rx-*`]).split('\n').filter(Boolean);
+  const mask = (1 << cpu).toString(16);
+  for (const q of queues) lab.exec(netns, 'sh', ['-c', `echo ${mask} > ${q}/rps_cpus`]);
+  return {
+    placement: { how: `RPS on ${ifname} (rps_cpus=${mask}): the backlog and generic XDP run on CPU ${cpu}`, cpu, rpsQueues: queues },
+    restore: () => { for (const q of queues) { try { lab.exec(netns, 'sh', ['-c', `echo 0 > ${q}/rps_cpus`]); } catch { /* ignore */ } } },
+  };
+}
 
 interface Settings {
   seconds: number;
@@ -61,11 +124,17 @@ interface Settings {
   /** Before each trial, wait up to this long for the machine to be quiet. */
   quietWaitMs: number;
   generator: Side;
+  /** The drop program's mode in txonly rows: one fixed mode for every row, or the row's. */
+  receiver: Mode | 'row';
   outDir: string;
 }
 
+function receiverMode(s: Settings, rowMode: Mode): Mode {
+  return s.receiver === 'row' ? rowMode : s.receiver;
+}
+
 function usageError(message: string): never {
-  throw new LabError({ code: 'EUSAGE', message, hint: 'flags: --seconds N --pairs N --rows txonly-native,txonly-skb,rxonly-native,rxonly-skb --quick --batch N --tx-budget N --ring-size N --busy-poll N --max-other-cpu CPUS --retries N --quiet-wait-ms N --warmup-ms N --generator xdplab|testpmd --out DIR' });
+  throw new LabError({ code: 'EUSAGE', message, hint: 'flags: --seconds N --pairs N --rows txonly-native,txonly-skb,rxonly-native,rxonly-skb --quick --batch N --tx-budget N --ring-size N --busy-poll N --max-other-cpu CPUS --retries N --quiet-wait-ms N --warmup-ms N --generator xdplab|testpmd --receiver skb|native|row --out DIR' });
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -74,7 +143,7 @@ function parseSettings(argv: string[]): Settings {
     options: {
       seconds: { type: 'string' }, pairs: { type: 'string' }, rows: { type: 'string' }, quick: { type: 'boolean' },
       batch: { type: 'string' }, 'frame-bytes': { type: 'string' }, 'tx-budget': { type: 'string' },
-      'ring-size': { type: 'string' }, 'busy-poll': { type: 'string' }, 'max-other-cpu': { type: 'string' }, retries: { type: 'string' }, 'quiet-wait-ms': { type: 'string' }, 'warmup-ms': { type: 'string' }, generator: { type: 'string' }, out: { type: 'string' },
+      'ring-size': { type: 'string' }, 'busy-poll': { type: 'string' }, 'max-other-cpu': { type: 'string' }, retries: { type: 'string' }, 'quiet-wait-ms': { type: 'string' }, 'warmup-ms': { type: 'string' }, generator: { type: 'string' }, receiver: { type: 'string' }, out: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -88,6 +157,8 @@ function parseSettings(argv: string[]): Settings {
   for (const r of rows) if (!(ROWS as readonly string[]).includes(r)) usageError(`--rows: unknown row '${r}' (rows: ${ROWS.join(', ')})`);
   const generator = values.generator ?? 'xdplab';
   if (generator !== 'xdplab' && generator !== 'testpmd') usageError(`--generator: expected xdplab or testpmd, got '${generator}'`);
+  const receiver = values.receiver ?? 'skb';
+  if (receiver !== 'skb' && receiver !== 'native' && receiver !== 'row') usageError(`--receiver: expected skb, native or row, got '${receiver}'`);
   return {
     seconds: n('seconds', values.seconds, quick ? 2 : 5, 0.5),
     warmupMs: n('warmup-ms', values['warmup-ms'], 1000, 0),
@@ -102,6 +173,7 @@ function parseSettings(argv: string[]): Settings {
     retries: Math.floor(n('retries', values.retries, 3, 0)),
     quietWaitMs: n('quiet-wait-ms', values['quiet-wait-ms'], 120_000, 0),
     generator,
+    receiver,
     outDir: values.out ?? join(REPO, 'benchmarks', 'results'),
   };
 }
@@ -366,13 +438,13 @@ async function xdplabTrial(t: Topology, s: Settings, row: RowName, pair: number,
       zeroCopy: r.zeroCopy, commandLine: w.commandLine, otherCpu: other,
     };
     if (engine === 'txonly') {
-      const arrived = arrivedBetween(c0!, c1!, mode);
+      const arrived = arrivedBetween(c0!, c1!, receiverMode(s, mode));
       const { options: _o, ...raw } = r;
       return { ...base, mpps: arrived.mpps, arrived: { ...arrived, claimedFrames: r.tx }, raw };
     }
     const offered = gen ? gen.rateBetween(start.atMs, end.atMs) : null;
     const { options: _o, ...raw } = r;
-    return { ...base, mpps: r.mpps, offeredMpps: offered, rxDropped: r.stats.rxDropped, raw };
+    return { ...base, mpps: r.mpps, offeredMpps: offered, rxDropped: r.windowStats.rxDropped ?? NaN, raw };
   } catch (err) {
     w.child.kill('SIGKILL');
     await w.exited;
@@ -419,7 +491,7 @@ async function testpmdTrial(t: Topology, s: Settings, row: RowName, pair: number
     const raw = { window: { from: sA, to: sB }, accumulated: res.accumulated, exitCode: res.exitCode, signal: res.signal, preattachedProgramId: preattached?.id ?? null };
     if (engine === 'txonly') {
       const claimedFrames = sB.txPackets - sA.txPackets;
-      const arrived = arrivedBetween(c0!, c1!, mode);
+      const arrived = arrivedBetween(c0!, c1!, receiverMode(s, mode));
       return { ...base, mpps: arrived.mpps, claimedMpps: claimedFrames / seconds / 1e6, arrived: { ...arrived, claimedFrames }, raw };
     }
     const rx = sB.rxPackets - sA.rxPackets;
@@ -586,6 +658,7 @@ async function main(): Promise<number> {
   const trials: Trial[] = [];
   const commandLines: Record<string, string[]> = {};
   const notes: string[] = [];
+  const placements: Record<string, Placement> = {};
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: 'datapath {bar} {value}/{total} trials | {row} pair {pair} {side} {last}',
@@ -611,9 +684,15 @@ async function main(): Promise<number> {
       const [engine, mode] = row.split('-') as ['txonly' | 'rxonly', Mode];
       let drop: XdpDropProgram | null = null;
       let gen: Generator | null = null;
+      let restorePlacement: (() => void) | null = null;
       try {
         if (engine === 'txonly') {
-          drop = withNetns(peerNs, () => XdpDropProgram.attachTo(peerIf, mode));
+          const rmode = receiverMode(s, mode);
+          drop = withNetns(peerNs, () => XdpDropProgram.attachTo(peerIf, rmode));
+          const placed = await placeReceiverWork(lab, peerNs, peerIf, rmode, GENERATOR_CPU);
+          restorePlacement = placed.restore;
+          placements[row] = placed.placement;
+          if (placed.placement.warning) notes.push(`${row}: ${placed.placement.warning}`);
         } else {
           gen = await startGenerator(t, s, prefix());
           (commandLines['generator'] ??= []).push(gen.commandLine);
@@ -652,6 +731,7 @@ async function main(): Promise<number> {
         }
       } finally {
         if (gen) await gen.stop().catch((e: unknown) => notes.push(`generator stop: ${describeError(e)}`));
+        restorePlacement?.();
         if (drop) {
           if (!drop.isAttached()) notes.push(`${row}: the drop program was no longer attached at the end of the row`);
           drop.detach();
@@ -684,11 +764,13 @@ async function main(): Promise<number> {
     pinning: {
       dut: `CPU ${DUT_CPU}: xdplab worker pins its main JS thread (sched_setaffinity on the thread; Node's helper threads unpinned); testpmd -l 0,1 --main-lcore 0 puts its forwarding lcore on CPU 1 and its main lcore (statistics, sleeps) on CPU 0`,
       generator: s.generator === 'xdplab' ? `xdplab txonly worker, main JS thread on CPU ${GENERATOR_CPU}` : 'testpmd -l 0,1 --main-lcore 1: forwarding lcore on CPU 0',
-      kernelWork: 'veth hands frames to the peer in the sender\'s context: the peer\'s XDP (drop or XSK redirect and copy) runs in softirq on the sending CPU',
+      txonlyReceiver: `the peer's drop program (${s.receiver === 'row' ? 'in the row\'s mode' : `${s.receiver} mode in every txonly row`}) runs on CPU ${GENERATOR_CPU}, not in the DUT's softirq: RPS to CPU ${GENERATOR_CPU} (skb), threaded NAPI with the kthread pinned at SCHED_FIFO (native)`,
+      rxonlyKernelWork: `default veth behaviour: the DUT interface's XDP (redirect into the XSK and copy into its UMEM) runs in softirq on the sending CPU (${GENERATOR_CPU}), so the DUT's CPU only runs the DUT`,
+      placements,
     },
     method: {
       order: 'per row: pairs of (xdplab, testpmd) back to back: A B A B ...',
-      txonly: 'DUT sends 64-byte UDP frames; the peer drops them in XDP. mpps = frames the peer counted (native: ethtool -S rx_queue_*_xdp_drops; skb: ip -s link rx packets) between two reads taken at the start and end of the DUT\'s measured window; claimedMpps = what the DUT says it sent (xdplab: completions; testpmd: TX-packets).',
+      txonly: 'DUT sends 64-byte UDP frames; the peer drops them in XDP (on the other CPU). mpps = frames the peer counted (native: ethtool -S rx_queue_*_xdp_drops; skb: ip -s link rx packets) between two reads taken at the start and end of the DUT\'s measured window; claimedMpps = what the DUT says it sent (xdplab: completions; testpmd: TX-packets).',
       rxonly: `the peer runs a fixed generator (${s.generator} txonly, native mode) for the whole row; mpps = what the DUT counted in its window (xdplab: its own count after warm-up; testpmd: RX-packets between two statistics blocks ~${s.seconds} s apart)`,
       skbModeForTestpmd: 'the net_af_xdp PMD (DPDK 22.11) has no devarg for the XDP attach mode and attaches natively on veth; for skb rows libxdp\'s default XSK program (the same object xdplab attaches) is attached in skb mode before testpmd starts, and libxdp inside testpmd reuses it (its socket goes into that program\'s XSKMAP). The attached program and mode are checked in every trial.',
       warmupMs: s.warmupMs,

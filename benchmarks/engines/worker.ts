@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { AfXdpPort, LabError, withNetns, type PortStatistics } from '../../native/index.js';
+import { AfXdpPort, LabError, withNetns, type PortStatistics, type XskStatistics } from '../../native/index.js';
 import { errnoName } from '../../native/errors.js';
 import { SOL_XDP } from '../../native/afxdp/constants.js';
 import { errno, libc } from '../../native/sys/libc.js';
@@ -66,7 +66,19 @@ export interface WorkerResult {
   cpu: number | null;
   txBudget: { requested: number; applied: boolean; error?: string };
   options: WorkerOptions;
+  /** Port statistics since the port opened (drain included). */
   stats: PortStatistics;
+  /** Changes of the port statistics inside the measured window (setup and warm-up excluded). */
+  windowStats: Partial<Record<keyof XskStatistics, number>>;
+}
+
+function statsDelta(a: PortStatistics, b: PortStatistics): Partial<Record<keyof XskStatistics, number>> {
+  const out: Partial<Record<keyof XskStatistics, number>> = {};
+  for (const k of Object.keys(b) as (keyof PortStatistics)[]) {
+    if (k === 'perQueue') continue;
+    out[k] = b[k] - a[k];
+  }
+  return out;
 }
 
 export interface WorkerError { ok: false; error: { code: string; message: string; hint?: string } }
@@ -191,13 +203,19 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
       ...(peer ? { peer } : {}),
     });
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
+    let atStart: PortStatistics | null = null;
+    let atEnd: PortStatistics | null = null;
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,
       sampleMs: o.sampleMs,
       control,
       onSample: (s) => emit({ event: 'sample', ...s }),
-      onWindow: (edge, tMs) => emit({ event: 'window', edge, tMs }),
+      onWindow: (edge, tMs) => {
+        // One getsockopt per queue at each edge of the window, none in between.
+        if (edge === 'start') atStart = port.stats(); else atEnd = port.stats();
+        emit({ event: 'window', edge, tMs });
+      },
     });
     engine.finish(port);
     // Let the last transmissions complete (bounded) so that the statistics are final.
@@ -213,6 +231,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
         mode: port.mode, zeroCopy: port.zeroCopy, packets, rx: r.rx, tx: r.tx, seconds: r.seconds,
         mpps: r.seconds > 0 ? packets / r.seconds / 1e6 : 0, warmupSeconds: r.warmupSeconds, bursts: r.bursts,
         interrupted: r.stoppedEarly, cpu: o.cpu ?? null, txBudget, options: o, stats,
+        windowStats: atStart && atEnd ? statsDelta(atStart, atEnd) : {},
       },
     };
   } finally {
