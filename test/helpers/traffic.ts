@@ -1,7 +1,7 @@
 // Sends numbered test frames through one AF_XDP port and collects them at another, checking
 // every byte. Frames use the local experimental EtherType 0x88B5 so that anything else the
 // kernel puts on the wire (IPv6 neighbour discovery, ...) is told apart and ignored.
-import { FrameBatch, type AfXdpPort } from '../../native/index.js';
+import { FrameBatch, type AfXdpPort, type XskQueue } from '../../native/index.js';
 
 const ETHERTYPE = 0x88b5;
 
@@ -30,6 +30,15 @@ export function checkFrame(buf: Uint8Array, off: number, len: number, tag: numbe
   return seq;
 }
 
+/** Queues up to `max` test frames numbered from `first` on `q`; returns how many were queued. */
+export function queueFrames(q: XskQueue, tx: FrameBatch, tag: number, first: number, max: number): number {
+  q.allocate(tx, Math.min(tx.capacity, max));
+  for (let i = 0; i < tx.count; i++) tx.len[i] = writeFrame(q.umem.bytes, tx.addr[i]!, tag, first + i);
+  const n = q.txBurst(tx);
+  q.release(tx, n);
+  return n;
+}
+
 export interface Delivery { sent: number; received: number[]; corrupt: number; perQueue: number[] }
 
 /**
@@ -47,11 +56,7 @@ export function deliver(from: AfXdpPort, to: AfXdpPort, count: number, tag: numb
   const deadline = Date.now() + timeoutMs;
   while ((sent < count || received.length < count) && Date.now() < deadline) {
     if (sent < count && sent - received.length < 256) {
-      q.allocate(tx, Math.min(tx.capacity, count - sent));
-      for (let i = 0; i < tx.count; i++) tx.len[i] = writeFrame(q.umem.bytes, tx.addr[i]!, tag, sent + i);
-      const n = q.txBurst(tx);
-      q.release(tx, n);
-      sent += n;
+      sent += queueFrames(q, tx, tag, sent, count - sent);
     }
     from.reclaim();
     to.queues.forEach((rq, qi) => {
@@ -80,11 +85,7 @@ export function send(from: AfXdpPort, count: number, tag: number, txQueue = 0, t
   const base = done();
   while ((sent < count || done() - base < sent) && Date.now() < deadline) {
     if (sent < count && sent - (done() - base) < 128) {
-      q.allocate(tx, Math.min(tx.capacity, count - sent));
-      for (let i = 0; i < tx.count; i++) tx.len[i] = writeFrame(q.umem.bytes, tx.addr[i]!, tag, sent + i);
-      const n = q.txBurst(tx);
-      q.release(tx, n);
-      sent += n;
+      sent += queueFrames(q, tx, tag, sent, count - sent);
     }
     from.reclaim();
   }

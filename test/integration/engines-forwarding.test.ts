@@ -5,7 +5,7 @@ import { AfXdpPort, FrameBatch, withNetns } from '../../native/index.js';
 import { IoEngine, MacSwapEngine } from '../../benchmarks/engines/io.js';
 import type { Engine } from '../../benchmarks/engines/engine.js';
 import { suite } from '../helpers/requirements.js';
-import { checkFrame, writeFrame } from '../helpers/traffic.js';
+import { checkFrame, queueFrames } from '../helpers/traffic.js';
 import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 /** Sends `count` test frames from `peer`, runs `engine` on `dut`, collects what comes back to `peer`. */
@@ -17,11 +17,7 @@ function roundTrip(peer: AfXdpPort, dut: AfXdpPort, engine: Engine, count: numbe
   const deadline = Date.now() + 5000;
   while (back.length < count && Date.now() < deadline) {
     if (sent < count && sent - back.length < 64) {
-      q.allocate(tx, Math.min(tx.capacity, count - sent));
-      for (let i = 0; i < tx.count; i++) tx.len[i] = writeFrame(q.umem.bytes, tx.addr[i]!, tag, sent + i);
-      const n = q.txBurst(tx);
-      q.release(tx, n);
-      sent += n;
+      sent += queueFrames(q, tx, tag, sent, count - sent);
     }
     peer.reclaim();
     engine.burst(dut, 0);
@@ -110,11 +106,7 @@ suite('io between two ports (the iperf3 forwarder)', { root: true, tools: ['ip']
         const deadline = Date.now() + 5000;
         while (seen.size < 800 && Date.now() < deadline) {
           if (sent < 800 && sent - seen.size < 64) {
-            q.allocate(tx, Math.min(16, 800 - sent));
-            for (let i = 0; i < tx.count; i++) tx.len[i] = writeFrame(q.umem.bytes, tx.addr[i]!, tag, sent + i);
-            const n = q.txBurst(tx);
-            q.release(tx, n);
-            sent += n;
+            sent += queueFrames(q, tx, tag, sent, 800 - sent);
           }
           from.reclaim();
           engine.burst(m1, 0);
