@@ -162,7 +162,7 @@ function parseSettings(argv: string[]): Settings {
   return {
     seconds: n('seconds', values.seconds, quick ? 2 : 5, 0.5),
     warmupMs: n('warmup-ms', values['warmup-ms'], 1000, 0),
-    pairs: Math.floor(n('pairs', values.pairs, quick ? 1 : 3, 1)),
+    pairs: Math.floor(n('pairs', values.pairs, quick ? 1 : 5, 1)),
     rows: rows as RowName[],
     batch: Math.floor(n('batch', values.batch, 256, 1)),
     frameBytes: Math.floor(n('frame-bytes', values['frame-bytes'], 64, 60)),
@@ -358,7 +358,7 @@ function loadavg(): string {
 // outside the benchmark used is the trial's `otherCpu` (in CPUs: 1.0 = one core busy).
 
 const CLK_TCK = 100;
-interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }> }
+interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }>; steal: number }
 
 function procTimes(): ProcTimes {
   const ticks = new Map<number, { comm: string; ticks: number }>();
@@ -374,10 +374,17 @@ function procTimes(): ProcTimes {
     if (Number(name) === 2 || ppid === 2) continue; // kernel threads: softirq work is the benchmark's
     ticks.set(Number(name), { comm, ticks: Number(f[11]) + Number(f[12]) });
   }
-  return { atMs: performance.now(), ticks };
+  // Time the hypervisor gave this VM's CPUs to someone else (the 8th value of /proc/stat's cpu line).
+  const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);
+  return { atMs: performance.now(), ticks, steal };
 }
 
-export interface OtherCpu { cpus: number; top: Array<{ pid: number; comm: string; cpus: number }> }
+export interface OtherCpu {
+  /** CPUs used by other processes plus CPU time stolen by the hypervisor (1.0 = one core). */
+  cpus: number;
+  stealCpus: number;
+  top: Array<{ pid: number; comm: string; cpus: number }>;
+}
 
 /**
  * Waits (up to timeoutMs) for a second in which processes outside the benchmark used at most
@@ -404,7 +411,8 @@ function otherCpu(a: ProcTimes, b: ProcTimes, ours: Set<number>): OtherCpu {
     if (used > 0) users.push({ pid, comm: e.comm, cpus: used / CLK_TCK / seconds });
   }
   users.sort((x, y) => y.cpus - x.cpus);
-  return { cpus: users.reduce((n, u) => n + u.cpus, 0), top: users.slice(0, 3) };
+  const stealCpus = (b.steal - a.steal) / CLK_TCK / seconds;
+  return { cpus: users.reduce((n, u) => n + u.cpus, 0) + stealCpus, stealCpus, top: users.slice(0, 3) };
 }
 
 function frameAddresses(t: Topology): string[] {
