@@ -1,4 +1,4 @@
-// npm run bench:datapath -- [--seconds 5] [--pairs 3] [--rows txonly-native,rxonly-skb] [--quick]
+// npm run bench:datapath -- [--seconds 5] [--pairs 5] [--rows txonly-native,rxonly-skb] [--quick]
 //
 // xdplab's AF_XDP datapath against dpdk-testpmd's AF_XDP PMD on one veth pair, in one run:
 // raw txonly and rxonly with 64-byte frames, native and skb XDP mode. Each row alternates the
@@ -118,6 +118,8 @@ interface Settings {
   frameBytes: number;
   txBudget: number;
   ringSize: number;
+  /** UMEM frames per queue: half may sit on the fill ring (4096 = the fill ring of a 2048 ring). */
+  frameCount: number;
   busyPoll: number;
   maxOtherCpu: number;
   retries: number;
@@ -134,7 +136,7 @@ function receiverMode(s: Settings, rowMode: Mode): Mode {
 }
 
 function usageError(message: string): never {
-  throw new LabError({ code: 'EUSAGE', message, hint: 'flags: --seconds N --pairs N --rows txonly-native,txonly-skb,rxonly-native,rxonly-skb --quick --batch N --tx-budget N --ring-size N --busy-poll N --max-other-cpu CPUS --retries N --quiet-wait-ms N --warmup-ms N --generator xdplab|testpmd --receiver skb|native|row --out DIR' });
+  throw new LabError({ code: 'EUSAGE', message, hint: 'flags: --seconds N --pairs N --rows txonly-native,txonly-skb,rxonly-native,rxonly-skb --quick --batch N --tx-budget N --ring-size N --frame-count N --busy-poll N --max-other-cpu CPUS --retries N --quiet-wait-ms N --warmup-ms N --generator xdplab|testpmd --receiver skb|native|row --out DIR' });
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -143,7 +145,7 @@ function parseSettings(argv: string[]): Settings {
     options: {
       seconds: { type: 'string' }, pairs: { type: 'string' }, rows: { type: 'string' }, quick: { type: 'boolean' },
       batch: { type: 'string' }, 'frame-bytes': { type: 'string' }, 'tx-budget': { type: 'string' },
-      'ring-size': { type: 'string' }, 'busy-poll': { type: 'string' }, 'max-other-cpu': { type: 'string' }, retries: { type: 'string' }, 'quiet-wait-ms': { type: 'string' }, 'warmup-ms': { type: 'string' }, generator: { type: 'string' }, receiver: { type: 'string' }, out: { type: 'string' },
+      'ring-size': { type: 'string' }, 'frame-count': { type: 'string' }, 'busy-poll': { type: 'string' }, 'max-other-cpu': { type: 'string' }, retries: { type: 'string' }, 'quiet-wait-ms': { type: 'string' }, 'warmup-ms': { type: 'string' }, generator: { type: 'string' }, receiver: { type: 'string' }, out: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -168,6 +170,7 @@ function parseSettings(argv: string[]): Settings {
     frameBytes: Math.floor(n('frame-bytes', values['frame-bytes'], 64, 60)),
     txBudget: Math.floor(n('tx-budget', values['tx-budget'], 256, 0)),
     ringSize: Math.floor(n('ring-size', values['ring-size'], 2048, 64)),
+    frameCount: Math.floor(n('frame-count', values['frame-count'], 8192, 64)),
     busyPoll: Math.floor(n('busy-poll', values['busy-poll'], 0, 0)),
     maxOtherCpu: n('max-other-cpu', values['max-other-cpu'], 0.1, 0),
     retries: Math.floor(n('retries', values.retries, 3, 0)),
@@ -423,7 +426,7 @@ async function xdplabTrial(t: Topology, s: Settings, row: RowName, pair: number,
   const [engine, mode] = row.split('-') as ['txonly' | 'rxonly', Mode];
   const args = [
     '--ifname', t.dutIf, '--engine', engine, '--mode', mode, '--seconds', String(s.seconds), '--warmup-ms', String(s.warmupMs),
-    '--batch', String(s.batch), '--frame-bytes', String(s.frameBytes), '--ring-size', String(s.ringSize),
+    '--batch', String(s.batch), '--frame-bytes', String(s.frameBytes), '--ring-size', String(s.ringSize), '--frame-count', String(s.frameCount),
     '--cpu', String(DUT_CPU), '--sample-ms', '1000',
     ...(engine === 'txonly' && s.txBudget > 0 ? ['--tx-budget', String(s.txBudget)] : []),
     ...(engine === 'rxonly' && s.busyPoll > 0 ? ['--busy-poll', String(s.busyPoll)] : []),
@@ -532,7 +535,7 @@ async function startGenerator(t: Topology, s: Settings, prefix: string): Promise
   }
   const w = new WorkerProcess(t.lab, t.peerNs, [
     '--ifname', t.peerIf, '--engine', 'txonly', '--mode', 'native', '--seconds', '86400', '--warmup-ms', '0',
-    '--batch', String(s.batch), '--frame-bytes', String(s.frameBytes), '--ring-size', String(s.ringSize),
+    '--batch', String(s.batch), '--frame-bytes', String(s.frameBytes), '--ring-size', String(s.ringSize), '--frame-count', String(s.frameCount),
     '--cpu', String(GENERATOR_CPU), '--sample-ms', '500', '--src-mac', t.peerMac, '--dst-mac', t.dutMac,
     ...(s.txBudget > 0 ? ['--tx-budget', String(s.txBudget)] : []),
   ]);
@@ -760,7 +763,7 @@ async function main(): Promise<number> {
     process.stdout.write('Mpps: txonly = frames the peer\'s XDP drop program saw per second; rxonly = frames the DUT received per second.\n');
     process.stdout.write('ratio = median over pairs of xdplab/testpmd, each pair run back to back on the same veth pair.\n');
     process.stdout.write(`sent = what the DUT says it sent (txonly) or received (rxonly); offered = the generator's rate; retried = pairs rerun because other processes used > ${s.maxOtherCpu} CPU.\n`);
-    process.stdout.write(`pinning: DUT busy-poll thread on CPU ${DUT_CPU} (testpmd: forwarding lcore 1, main lcore 0), generator on CPU ${GENERATOR_CPU}; xdplab: batch ${s.batch}, XDP_MAX_TX_SKB_BUDGET ${s.txBudget || 'kernel default (32)'}, ring ${s.ringSize}.\n`);
+    process.stdout.write(`pinning: DUT busy-poll thread on CPU ${DUT_CPU} (testpmd: forwarding lcore 1, main lcore 0), generator on CPU ${GENERATOR_CPU}; xdplab: batch ${s.batch}, XDP_MAX_TX_SKB_BUDGET ${s.txBudget || 'kernel default (32)'}, ring ${s.ringSize}, ${s.frameCount} UMEM frames.\n`);
   }
   const report = {
     schema: 'xdplab.bench.datapath/1',
