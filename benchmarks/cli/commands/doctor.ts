@@ -1,6 +1,5 @@
 // `xdplab doctor`: what this machine can do for the lab, and what to fix.
-import { parseArgs } from 'node:util';
-import { UsageError, type Io } from '../io.js';
+import { parseFlags, type Io } from '../io.js';
 
 export const DOCTOR_USAGE = `Usage: xdplab doctor [--json] [--cleanup] [--qemu PATH]
 
@@ -15,23 +14,9 @@ Options:
 `;
 
 export async function run(args: string[], io: Io): Promise<number> {
-  let values: { json?: boolean; cleanup?: boolean; qemu?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        json: { type: 'boolean' },
-        cleanup: { type: 'boolean' },
-        qemu: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    // parseArgs names the offending flag or argument; keep its words.
-    throw new UsageError(`xdplab doctor: ${(err as Error).message}`);
-  }
+  const values = parseFlags('doctor', args, {
+    json: { type: 'boolean' }, cleanup: { type: 'boolean' }, qemu: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) { io.out(DOCTOR_USAGE); return 0; }
   const { doctor } = await import('../../doctor/doctor.js');
   return doctor({ json: !!values.json, cleanup: !!values.cleanup, ...(values.qemu ? { qemu: values.qemu } : {}) }, io.out);

@@ -1,11 +1,11 @@
 // `xdplab vm image [--rebuild] [--json] [--kernel auto|host|debian]`: builds the guest image, or
 // shows the cached one for the current inputs. Progress goes to stderr, the result to stdout.
 // Exit codes: 0 ok, 1 failure, 2 bad usage.
-import { parseArgs } from 'node:util';
+import { parseFlags, type Io } from '../io.js';
 import { describeError } from '../../../native/errors.js';
 import type { GuestImage, KernelChoice } from '../../qemu/guest-image.js';
 
-export interface CommandIo { out(t: string): void; err(t: string): void }
+export type CommandIo = Io;
 
 export const USAGE = `Usage: xdplab vm image [--rebuild] [--json] [--kernel auto|host|debian]
 
@@ -49,21 +49,13 @@ export function describeImage(img: GuestImage): string {
 }
 
 export async function run(args: string[], io: CommandIo): Promise<number> {
-  let values: { rebuild?: boolean; json?: boolean; kernel?: string; help?: boolean };
+  let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rebuild: { type: 'boolean' },
-        json: { type: 'boolean' },
-        kernel: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    values = parseFlags('vm image', args, {
+      rebuild: { type: 'boolean' }, json: { type: 'boolean' }, kernel: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    });
   } catch (err) {
-    io.err(`xdplab vm image: ${(err as Error).message}\nRun 'xdplab vm image --help' for its options.\n`);
+    io.err(`${(err as Error).message}\nRun 'xdplab vm image --help' for its options.\n`);
     return 2;
   }
   if (values.help) { io.out(USAGE); return 0; }

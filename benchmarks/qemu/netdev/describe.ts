@@ -1,20 +1,10 @@
 // The netdev schema as data, for the desktop app's forms and `xdplab netdev schema --json`:
 // every driver with its members, QAPI types, ranges, defaults and doc comments.
-import { DRIVERS, NETDEV_TYPES, driverOf, type NetdevType } from './drivers.js';
+import { DRIVERS, NETDEV_TYPES, driverOf, type DriverDef, type NetdevType } from './drivers.js';
 import { objectSpec, type FieldSpec } from './fields.js';
 
-export interface DriverDescription {
-  type: NetdevType;
-  struct: string;
-  description: string;
-  since: string;
-  condition?: string;
-  /** The -netdev syntax QEMU uses for this type. */
-  syntax: 'opts' | 'keyval';
-  /** What a QEMU build needs to have this driver. */
-  requires: string;
-  options: FieldSpec[];
-}
+/** A driver as DriverDef declares it, with its options as plain field descriptions. */
+export type DriverDescription = Omit<DriverDef, 'type' | 'options' | 'rules'> & { type: NetdevType; options: FieldSpec[] };
 
 export interface NetdevSchemaDescription {
   schemaVersion: 1;
