@@ -1,6 +1,6 @@
 // Runs the checks (concurrently, results in a fixed order) and formats them for people or machines.
 import { describeError } from '../../native/errors.js';
-import { cleanupLeftovers } from '../lab/state.js';
+import { cleanupLine, recoverDeadRuns } from '../runs/recovery.js';
 import { CHECKS, type Check, type CheckContext, type Severity } from './checks.js';
 
 export interface CheckResult { id: string; ok: boolean; detail: string; severity: Severity }
@@ -56,9 +56,9 @@ export interface DoctorOptions { json: boolean; cleanup: boolean; qemu?: string 
 export async function doctor(opts: DoctorOptions, out: (text: string) => void): Promise<number> {
   let cleanedUp: string[] | undefined;
   if (opts.cleanup) {
-    cleanedUp = cleanupLeftovers();
+    cleanedUp = recoverDeadRuns({ strayNamespaces: true });
     if (!opts.json) {
-      out(cleanedUp.length ? cleanedUp.map((l) => `removed ${l}`).join('\n') + '\n' : 'nothing to clean up\n');
+      out(cleanedUp.length ? cleanedUp.map(cleanupLine).join('\n') + '\n' : 'nothing to clean up\n');
     }
   }
   const results = await runChecks(opts.qemu ? { qemu: opts.qemu } : {});

@@ -4,19 +4,33 @@
 // left. Every name carries the `xl-` prefix and the lab's id, so parallel labs never collide.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../../native/errors.js';
+import { processStartTime } from './proc.js';
 import { labStateDir } from './state.js';
+import { detachXdplabPrograms } from './xdp-leftovers.js';
 
 export type Resource =
   | { kind: 'netns'; name: string }
   | { kind: 'link'; name: string; netns?: string }
-  | { kind: 'process'; pid: number; command: string }
+  /** startTime (from /proc/PID/stat) tells the process from a later one that reused its pid. */
+  | { kind: 'process'; pid: number; command: string; startTime?: string }
+  /** An interface where xdplab (or a tool it runs) attaches XDP programs; only theirs are removed. */
   | { kind: 'xdp'; ifname: string; netns?: string }
   | { kind: 'file'; path: string };
 
-export interface LabState { id: string; pid: number; createdAt: string; resources: Resource[] }
+export interface LabState {
+  id: string;
+  pid: number;
+  createdAt: string;
+  resources: Resource[];
+  /** The report directory of the run this lab serves, so a sweep can mark a dead run's report. */
+  reportDir?: string;
+}
+
+/** setpriv --pdeathsig: children get SIGTERM when the engine dies, even by SIGKILL. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 const open = new Set<Lab>();
 let handlersInstalled = false;
@@ -54,6 +68,7 @@ export class Lab {
   private readonly resources: Resource[] = [];
   private readonly stateFile: string;
   private closed = false;
+  private reportDir: string | undefined;
 
   constructor(readonly label = 'lab') {
     this.id = randomBytes(3).toString('hex');
@@ -72,7 +87,7 @@ export class Lab {
   }
 
   private save(): void {
-    const state: LabState = { id: this.id, pid: process.pid, createdAt: new Date().toISOString(), resources: this.resources };
+    const state: LabState = { id: this.id, pid: process.pid, createdAt: new Date().toISOString(), resources: this.resources, ...(this.reportDir ? { reportDir: this.reportDir } : {}) };
     writeFileSync(this.stateFile, JSON.stringify(state, null, 1));
   }
 
@@ -98,6 +113,22 @@ export class Lab {
     this.create({ kind: 'netns', name }, () => run('ip', ['netns', 'add', name], `creating network namespace ${name}`));
     this.ip(name, ['link', 'set', 'lo', 'up']);
     return name;
+  }
+
+  /** Names the report directory of the run, for the sweep after a crash. */
+  setReportDir(dir: string): void {
+    this.reportDir = dir;
+    this.save();
+  }
+
+  /**
+   * Records, before anything attaches there, that xdplab or a tool it runs (a worker, testpmd's
+   * PMD, the drop program) will attach an XDP program to this interface: a killed run's sweep
+   * then detaches xdplab's programs from it, and only those.
+   */
+  recordXdp(netns: string | undefined, ifname: string): void {
+    if (this.resources.some((r) => r.kind === 'xdp' && r.ifname === ifname && r.netns === netns)) return;
+    this.own({ kind: 'xdp', ifname, ...(netns ? { netns } : {}) });
   }
 
   /** ip in a namespace (or the current one). */
@@ -135,14 +166,19 @@ export class Lab {
     this.ip(netns, ['addr', 'add', cidr, 'dev', ifname]);
   }
 
-  /** Starts a process (in a namespace when given) that the lab kills on close. */
+  /**
+   * Starts a process (in a namespace when given) that the lab kills on close. It gets SIGTERM
+   * when this process dies, even by SIGKILL (setpriv --pdeathsig; it execs, so the pid stays).
+   */
   spawn(netns: string | undefined, cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-    const [c, a] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
+    const [c0, a0] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
+    const [c, a] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', c0, ...a0]] : [c0, a0];
     const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     // A missing binary surfaces through the caller's exit handling, never as an unhandled error.
     child.on('error', () => { /* reported by 'close' with a null code */ });
     if (child.pid) {
-      const r: Resource = { kind: 'process', pid: child.pid, command: [cmd, ...args].join(' ').slice(0, 200) };
+      const startTime = processStartTime(child.pid);
+      const r: Resource = { kind: 'process', pid: child.pid, command: [cmd, ...args].join(' ').slice(0, 200), ...(startTime ? { startTime } : {}) };
       this.own(r);
       child.once('exit', () => {
         const i = this.resources.indexOf(r);
@@ -176,11 +212,12 @@ export function removeResources(resources: Resource[]): string[] {
   for (const r of resources) {
     switch (r.kind) {
       case 'process':
-        try { process.kill(r.pid, 'SIGKILL'); done.push(`process ${r.pid}`); } catch { /* already gone */ }
+        // A pid reused by an unrelated process since is not ours to kill.
+        if (r.startTime && processStartTime(r.pid) !== r.startTime) break;
+        try { process.kill(r.pid, 'SIGKILL'); done.push(`process ${r.pid} (${r.command.slice(0, 60)})`); } catch { /* already gone */ }
         break;
       case 'xdp':
-        for (const off of ['xdp', 'xdpgeneric']) quiet('ip', [...(r.netns ? ['-n', r.netns] : []), 'link', 'set', r.ifname, off, 'off']);
-        done.push(`XDP program on ${r.ifname}`);
+        done.push(...detachXdplabPrograms(r.netns, r.ifname));
         break;
       case 'link':
         if (quiet('ip', [...(r.netns ? ['-n', r.netns] : []), 'link', 'del', r.name])) done.push(`link ${r.name}`);

@@ -37,14 +37,19 @@ export function findLeftovers(): Leftovers {
   return { labs, strayNamespaces: names.filter((n) => !owned.has(n)) };
 }
 
-/** Removes leftovers; returns one line per removed thing. */
-export function cleanupLeftovers(): string[] {
+/**
+ * Removes leftovers; returns one line per removed thing. `beforeRemoving` sees each dead lab
+ * first (to finish its run's report). Stray namespaces (xl- ones no lab file names) are
+ * removed only when asked: `doctor --cleanup` does; the start of a run leaves them to it.
+ */
+export function cleanupLeftovers(options: { strayNamespaces?: boolean; beforeRemoving?: (lab: LabState) => string[] } = {}): string[] {
   const { labs, strayNamespaces } = findLeftovers();
   const done: string[] = [];
   for (const s of labs) {
+    done.push(...(options.beforeRemoving?.(s) ?? []));
     done.push(...removeResources([...s.resources].reverse()));
     rmSync(join(labStateDir(), `${s.id}.json`), { force: true });
   }
-  done.push(...removeResources(strayNamespaces.map((name) => ({ kind: 'netns' as const, name }))));
+  if (options.strayNamespaces ?? true) done.push(...removeResources(strayNamespaces.map((name) => ({ kind: 'netns' as const, name }))));
   return done;
 }

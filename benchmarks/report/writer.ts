@@ -13,6 +13,15 @@ function writeAtomically(path: string, text: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** report.json, report.csv and report.html of a run directory, each replaced atomically. */
+export function writeReportFiles(dir: string, report: Report): void {
+  const parsed = ReportSchema.safeParse(report);
+  if (!parsed.success) throw new Error(`xdplab built an invalid report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+  writeAtomically(join(dir, 'report.json'), JSON.stringify(report, null, 1));
+  writeAtomically(join(dir, 'report.csv'), reportCsv(report));
+  writeAtomically(join(dir, 'report.html'), reportHtml(report));
+}
+
 export function runDirectoryName(id: string, at = new Date()): string {
   return `${at.toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z')}-${id}`;
 }
@@ -35,11 +44,7 @@ export class ReportWriter {
 
   /** Validates and writes the three files; called after every row and at the end. */
   save(): void {
-    const parsed = ReportSchema.safeParse(this.report);
-    if (!parsed.success) throw new Error(`xdplab built an invalid report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-    writeAtomically(join(this.dir, 'report.json'), JSON.stringify(this.report, null, 1));
-    writeAtomically(join(this.dir, 'report.csv'), reportCsv(this.report));
-    writeAtomically(join(this.dir, 'report.html'), reportHtml(this.report));
+    writeReportFiles(this.dir, this.report);
   }
 
   finish(status: Report['status'], failure?: string): void {

@@ -89,7 +89,8 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
   }
   const worker = startWorker(ctx.lab, {
     ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: ctx.row.mode === 'kernel' ? 'native' : ctx.row.mode,
-    seconds: (s.warmupMs + s.durationMs) / 1000 + 3, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
+    // Stopped by withGenerator; the margin covers a slow start of the tool under test.
+    seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
     sampleMs: 0, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
   });
   try {
@@ -129,6 +130,8 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     // Drops inside the measured window (the port's start-up is not the engine's loss).
     const stats = (r.windowStats && Object.keys(r.windowStats).length ? r.windowStats : r.stats ?? {}) as Record<string, number>;
     const pps = r.seconds > 0 ? r.packets / r.seconds : 0;
+    // Zero is not a measurement: something upstream (the generator, the link) did not run.
+    if (r.packets === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `${engine} counted no packets in the measured window`, hint: 'the peer\'s generator or the link did not carry traffic; see the log' });
     return {
       commandLines: [...extra, w.commandLine],
       attached: { mode: r.mode ?? String(row.mode), zeroCopy: r.zeroCopy ?? false },
@@ -146,6 +149,7 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
 async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => Promise<TrialOutcome>): Promise<TrialOutcome> {
   const t = ctx.packet!;
   const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
+  ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
   const sink = withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
   try {
     const before = await readRxCounters(t.peer.netns, t.peer.ifname);
@@ -168,6 +172,7 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const run = async (extra: string[]): Promise<TrialOutcome> => {
     // The PMD cannot be told a mode: it reuses an XSK program already attached (libxdp looks
     // for xsk_def_prog), so skb mode means attaching libxdp's program in skb mode first.
+    ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
     const program = row.mode === 'skb' ? withNetns(t.dut.netns, () => XskProgram.attach(t.dut.ifname, ifNameToIndex(t.dut.ifname), 'skb', 0)) : null;
     const pmd = new Testpmd({
       netns: t.dut.netns ?? '', ifname: t.dut.ifname, forwardMode: mode as 'txonly' | 'rxonly', filePrefix: `${ctx.lab.name('tp')}-${ctx.trial}`,
@@ -193,6 +198,7 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
         ctx.sample({ row: row.id, trial: ctx.trial, tMs: Math.round(b.atMs - from), intervalMs: Math.round(b.atMs - a.atMs), metrics: { packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8 } });
       }
       if (!rate) throw new LabError({ code: 'ETESTPMD', message: 'testpmd printed too few statistics blocks in the window', hint: pmd.tail(10) });
+      if (rate.pps === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `testpmd counted no packets in the measured window (${mode})`, hint: pmd.tail(10) });
       return {
         commandLines: [...extra, pmd.commandLine],
         attached: { mode: row.mode, zeroCopy: false },
@@ -213,6 +219,7 @@ async function ceilingTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const mode = row.mode === 'skb' ? 'skb' : 'native';
   const frameBytes = row.frameBytes ?? 64;
   return withGenerator(ctx, async (extra) => {
+    ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
     const prog = withNetns(t.dut.netns, () => XdpDropProgram.attachTo(t.dut.ifname, mode));
     try {
       ctx.phase('warmup');

@@ -14,6 +14,7 @@ import { QUICK, planRows, type RowPlan } from './plan.js';
 import { runTrial, type TrialContext } from './row-runners.js';
 import type { RunEvents, RunManagerApi, RunSummary } from './run-manager-api.js';
 import { resolveScenario, type Scenario } from './scenario.js';
+import { recoverDeadRuns } from './recovery.js';
 import { summarize } from './statistics.js';
 import { checkExisting, createForwardTopology, createPacketTopology, macOf, type ForwardTopology, type PacketTopology } from './topology.js';
 
@@ -40,12 +41,18 @@ export class RunManager implements RunManagerApi {
     this.events.emit(event, payload);
   }
 
-  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[] } = {}): { runId: string; dir: string; done: Promise<Report> } {
+  /**
+   * Starts a run in the background. First sweeps what runs that died left (their resources,
+   * their unfinished reports): `recovered` says what it did.
+   */
+  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[] } = {}): { runId: string; dir: string; done: Promise<Report>; recovered: string[] } {
     const scenario = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
     if (scenario.ifname) checkExisting(scenario);
     if (process.getuid?.() !== 0) {
       throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo' });
     }
+    const recovered = recoverDeadRuns();
+    for (const line of recovered) this.emit('log', { level: 'info', source: 'bench', message: `a run that died left: ${line}`, time: new Date().toISOString() });
     const runId = randomBytes(3).toString('hex');
     const plans = planRows(scenario);
     const report: Report = {
@@ -59,7 +66,7 @@ export class RunManager implements RunManagerApi {
     this.active.set(runId, { stop, done });
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
-    return { runId, dir: writer.dir, done };
+    return { runId, dir: writer.dir, done, recovered };
   }
 
   private emptyRow(p: RowPlan, s: Scenario): Row {
@@ -76,6 +83,7 @@ export class RunManager implements RunManagerApi {
     let failure: string | undefined;
     try {
       lab = new Lab('bench');
+      lab.setReportDir(writer.dir);
       let packet: PacketTopology | undefined;
       let forward: ForwardTopology | undefined;
       let macs: { dut: string; peer: string } | undefined;

@@ -66,6 +66,8 @@ export interface RunningWorker {
 /** Node in dist/ (under Electron, process.execPath is Electron: run it as Node). */
 export function startWorker(lab: Lab, spec: WorkerSpec, onSample?: (s: WorkerSampleEvent) => void): RunningWorker {
   const args = workerArgs(spec);
+  lab.recordXdp(spec.netns, spec.ifname);
+  if (spec.peerIfname) lab.recordXdp(spec.netns, spec.peerIfname);
   const child = lab.spawn(undefined, process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
   let stdout = '';
   const errLines: string[] = [];

@@ -194,6 +194,9 @@ export class Testpmd {
   async start(lab: Lab, timeoutMs = 60_000): Promise<void> {
     if (this.child) throw new LabError({ code: 'ESTATE', message: 'testpmd: already started' });
     lab.trackFile(`/var/run/dpdk/${this.options.filePrefix}`);
+    // The PMD attaches libxdp's XSK program to each of its interfaces.
+    const netns = this.options.netns || undefined;
+    for (const a of this.args.join(' ').matchAll(/iface=([^,\s]+)/g)) lab.recordXdp(netns, a[1]!);
     const child = lab.spawn(this.options.netns, TESTPMD_BINARY, this.args);
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code, signal) => { resolve({ code, signal }); this.wake(); }));

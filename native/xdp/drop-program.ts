@@ -10,7 +10,7 @@ import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
 import { ifNameToIndex, libc } from '../sys/libc.js';
 import { NetnsHandle } from '../sys/netns.js';
 import { libxdp, queryXdp, takeLibxdpLog } from './libxdp.js';
-import { describeAttached, type XdpMode } from './xsk-program.js';
+import { describeAttached, leftoverHint, type XdpMode } from './xsk-program.js';
 
 export const BPF_PROG_TYPE_XDP = 6;
 export const XDP_DROP = 1;
@@ -64,7 +64,7 @@ export class XdpDropProgram {
       throw new LabError({
         code: 'EEXIST', field: 'ifname',
         message: `ifname: '${ifname}' already has an XDP program attached (${existing}); the drop program never replaces one`,
-        hint: `remove it if it is a leftover (ip link set ${ifname} xdp off; xdpgeneric off for skb mode)`,
+        hint: leftoverHint(ifname),
       });
     }
     const x = libxdp();

@@ -25,6 +25,14 @@ export function describeAttached(ifindex: number): string | null {
   return parts.length ? parts.join(', ') : null;
 }
 
+/**
+ * What to do about a program found on an interface. xsk_def_prog is also what QEMU's af-xdp
+ * backend leaves behind when QEMU exits during device setup.
+ */
+export function leftoverHint(ifname: string): string {
+  return `if a killed xdplab run left it, xdplab doctor --cleanup removes it; if QEMU's af-xdp backend or another tool left it: ip link set ${ifname} xdp off (xdpgeneric off for skb mode)`;
+}
+
 export class XskProgram {
   private detached = false;
   /** Detaching must happen in the namespace the program was attached in. */
@@ -61,7 +69,7 @@ export class XskProgram {
       throw new LabError({
         code: 'EEXIST', field: 'ifname',
         message: `ifname: '${ifname}' already has an XDP program attached (${existing}); xdplab never replaces a program it did not attach`,
-        hint: `remove it if it is a leftover (ip link set ${ifname} xdp off; xdpgeneric off for skb mode), or use inhibit=on with sock-fds to use it`,
+        hint: `${leftoverHint(ifname)}; or use inhibit=on with sock-fds to use it`,
       });
     }
     const prog = x.programFindFile(OBJECT_FILE, null, null);

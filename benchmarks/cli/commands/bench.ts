@@ -103,8 +103,10 @@ export async function run(args: string[], io: Io): Promise<number> {
 /** Runs a scenario with a progress bar and prints the table (or JSON); exit 0 when complete. */
 export async function runScenario(scenario: Partial<Scenario>, o: { quick: boolean; json: boolean; out?: string; command: string[] }, io: Io): Promise<number> {
   const { RunManager } = await import('../../runs/run-manager.js');
+  const { cleanupLine } = await import('../../runs/recovery.js');
   const runs = new RunManager(o.out);
   const handle = runs.start(scenario, { quick: o.quick, command: o.command });
+  for (const line of handle.recovered) io.err(`xdplab: a run that died left: ${cleanupLine(line)}\n`);
   io.err(`xdplab: run ${handle.runId}, writing ${handle.dir}\n`);
   const bar = o.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {phase}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(100, 0, { row: '', trial: 0, phase: '' });
