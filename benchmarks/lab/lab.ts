@@ -131,6 +131,15 @@ export class Lab {
     this.own({ kind: 'xdp', ifname, ...(netns ? { netns } : {}) });
   }
 
+  /** Removes a namespace this lab created (and with it its interfaces) before the lab closes. */
+  removeNetns(name: string): void {
+    const i = this.resources.findIndex((r) => r.kind === 'netns' && r.name === name);
+    if (i < 0) throw new LabError({ code: 'ENOTOWNED', message: `namespace ${name} is not this lab's` });
+    removeResources([this.resources[i]!]);
+    this.resources.splice(i, 1);
+    this.save();
+  }
+
   /** ip in a namespace (or the current one). */
   ip(netns: string | undefined, args: string[]): string {
     return run('ip', netns ? ['-n', netns, ...args] : args, `ip ${args.join(' ')}`);

@@ -10,7 +10,7 @@ import { XskProgram } from '../../native/xdp/xsk-program.js';
 import type { Lab } from '../lab/lab.js';
 import type { Sample } from '../report/schema.js';
 import { droppedBetween, readRxCounters } from '../tools/counters.js';
-import { runIperf3 } from '../tools/iperf3.js';
+import { runIperf3, type Iperf3Interval } from '../tools/iperf3.js';
 import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
 import type { RowPlan } from './plan.js';
 import type { Scenario } from './scenario.js';
@@ -251,11 +251,14 @@ async function iperfTrial(ctx: TrialContext, through: (commandLines: string[]) =
   const teardown = await through(commandLines);
   try {
     ctx.phase('measure');
-    const r = await runIperf3(ctx.lab, { serverNetns: f.b.netns!, clientNetns: f.a.netns!, serverAddress: f.serverAddress, durationMs: s.durationMs, parallel: s.parallel, reverse: s.reverse });
-    for (const i of r.intervals) ctx.sample({ row: ctx.row.id, trial: ctx.trial, tMs: Math.round(i.startMs + i.durationMs), intervalMs: Math.round(i.durationMs), metrics: { bitsPerSecond: i.bitsPerSecond, retransmits: i.retransmits } });
+    // Samples from the intervals, also those of a test that fails halfway.
+    const onIntervals = (intervals: Iperf3Interval[]) => {
+      for (const i of intervals) ctx.sample({ row: ctx.row.id, trial: ctx.trial, tMs: Math.round(i.startMs + i.durationMs), intervalMs: Math.round(i.durationMs), metrics: { bitsPerSecond: i.bitsPerSecond, retransmits: i.retransmits } });
+    };
+    const r = await runIperf3(ctx.lab, { serverNetns: f.b.netns!, clientNetns: f.a.netns!, serverAddress: f.serverAddress, durationMs: s.durationMs, parallel: s.parallel, reverse: s.reverse, onIntervals });
     return {
       commandLines: [...commandLines, ...r.commandLines],
-      metrics: { bitsPerSecond: r.receivedBitsPerSecond, sentBitsPerSecond: r.sentBitsPerSecond, retransmits: r.retransmits, cpuHostPercent: r.cpuHostPercent, cpuRemotePercent: r.cpuRemotePercent },
+      metrics: { bitsPerSecond: r.receivedBitsPerSecond, sentBitsPerSecond: r.sentBitsPerSecond, retransmits: r.retransmits, cpuHostPercent: r.cpuHostPercent, cpuRemotePercent: r.cpuRemotePercent, streams: r.streams },
     };
   } finally {
     ctx.phase('teardown');

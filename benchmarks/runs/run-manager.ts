@@ -16,7 +16,8 @@ import type { RunEvents, RunManagerApi, RunSummary } from './run-manager-api.js'
 import { resolveScenario, type Scenario } from './scenario.js';
 import { recoverDeadRuns } from './recovery.js';
 import { summarize } from './statistics.js';
-import { checkExisting, createForwardTopology, createPacketTopology, macOf, type ForwardTopology, type PacketTopology } from './topology.js';
+import { RunTopologies } from './run-topologies.js';
+import { checkExisting, type ForwardTopology, type PacketTopology } from './topology.js';
 
 export function defaultReportsDir(): string {
   return process.env.XDPLAB_REPORTS_DIR ?? join(process.cwd(), 'reports');
@@ -84,20 +85,33 @@ export class RunManager implements RunManagerApi {
     try {
       lab = new Lab('bench');
       lab.setReportDir(writer.dir);
-      let packet: PacketTopology | undefined;
-      let forward: ForwardTopology | undefined;
-      let macs: { dut: string; peer: string } | undefined;
+      const log = (message: string, level: 'info' | 'warn' = 'warn') => this.emit('log', { level, source: 'bench', message, time: new Date().toISOString() });
+      const topologies = new RunTopologies(lab, s, (why) => log(why));
       for (const [rowIndex, plan] of plans.entries()) {
         if (stop.stop) break;
         const row = report.rows[rowIndex]!;
         row.reason = undefined;
-        if (plan.kind.startsWith('iperf3')) {
-          forward ??= createForwardTopology(lab);
-        } else if (!packet) {
-          packet = s.ifname ? checkExisting(s) : createPacketTopology(lab, s);
-          macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
-          report.environment.interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
+        let packet: PacketTopology | undefined;
+        let forward: ForwardTopology | undefined;
+        try {
+          if (plan.kind.startsWith('iperf3')) {
+            forward = topologies.forwardTopology();
+          } else {
+            packet = topologies.packetTopology();
+            const interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
+            if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) {
+              report.environment.interfaces = interfaces;
+              writer.save();
+            }
+          }
+        } catch (err) {
+          // Interfaces the user named are gone: this row fails, and so will the ones after it.
+          row.status = 'failed';
+          row.reason = describeError(err);
+          writer.save();
+          continue;
         }
+        const macs = topologies.macs;
         for (let trial = 0; trial < s.trials && !stop.stop; trial++) {
           const progress = (phase: 'setup' | 'warmup' | 'measure' | 'teardown') => this.emit('runProgress', {
             runId, row: plan.id, rowIndex, rows: plans.length, trial, trials: s.trials, phase,
@@ -117,10 +131,12 @@ export class RunManager implements RunManagerApi {
             for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
             if (out.attached) row.attached = out.attached;
           } catch (err) {
-            const text = describeError(err);
+            // When a fault took part of the lab away, say that first: it is the cause.
+            const damage = topologies.damage();
+            const text = damage ? `${damage} (the trial then failed: ${describeError(err)})` : describeError(err);
             row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'failed', error: text, metrics: {} });
             if (err instanceof LabError && err.code === 'ENOTOOL') { row.status = 'unavailable'; row.reason = text; break; }
-            this.emit('log', { level: 'warn', source: 'bench', message: `${plan.id} trial ${trial}: ${text}`, time: new Date().toISOString() });
+            log(`${plan.id} trial ${trial}: ${text}`);
           }
         }
         this.finishRow(row, stop.stop);

@@ -35,20 +35,23 @@ export function checkExisting(s: Scenario): PacketTopology {
   return { dut, peer, embedded: false };
 }
 
-export function createPacketTopology(lab: Lab, s: Scenario): PacketTopology {
-  const d = lab.addNetns('d');
-  const p = lab.addNetns('p');
-  const [di, pi] = lab.addVethPair({ netns: d, suffix: 'd' }, { netns: p, suffix: 'p' });
+/** `generation` > 0 names a rebuilt topology apart from the damaged one (d1, p1, ...). */
+export function createPacketTopology(lab: Lab, s: Scenario, generation = 0): PacketTopology {
+  const g = generation ? String(generation) : '';
+  const d = lab.addNetns(`d${g}`);
+  const p = lab.addNetns(`p${g}`);
+  const [di, pi] = lab.addVethPair({ netns: d, suffix: `d${g}` }, { netns: p, suffix: `p${g}` });
   if (s.queues > 1) { lab.setChannels(d, di, s.queues); lab.setChannels(p, pi, s.queues); }
   return { dut: { netns: d, ifname: di }, peer: { netns: p, ifname: pi }, embedded: true };
 }
 
-export function createForwardTopology(lab: Lab): ForwardTopology {
-  const a = lab.addNetns('a');
-  const m = lab.addNetns('m');
-  const b = lab.addNetns('b');
-  const [ai, mai] = lab.addVethPair({ netns: a, suffix: 'a' }, { netns: m, suffix: 'ma' });
-  const [mbi, bi] = lab.addVethPair({ netns: m, suffix: 'mb' }, { netns: b, suffix: 'b' });
+export function createForwardTopology(lab: Lab, generation = 0): ForwardTopology {
+  const g = generation ? String(generation) : '';
+  const a = lab.addNetns(`a${g}`);
+  const m = lab.addNetns(`m${g}`);
+  const b = lab.addNetns(`b${g}`);
+  const [ai, mai] = lab.addVethPair({ netns: a, suffix: `a${g}` }, { netns: m, suffix: `ma${g}` });
+  const [mbi, bi] = lab.addVethPair({ netns: m, suffix: `mb${g}` }, { netns: b, suffix: `b${g}` });
   lab.addAddress(a, ai, '198.18.0.1/24');
   lab.addAddress(b, bi, '198.18.0.2/24');
   // AF_XDP has no checksum or segmentation offload: TCP stalls through it unless the

@@ -13,6 +13,8 @@ export interface Iperf3Options {
   parallel: number;
   reverse: boolean;
   port?: number;
+  /** Gets the per-interval results even when the test fails halfway (iperf3 prints them then too). */
+  onIntervals?: (intervals: Iperf3Interval[]) => void;
 }
 
 export interface Iperf3Interval { startMs: number; durationMs: number; bitsPerSecond: number; retransmits: number }
@@ -23,6 +25,8 @@ export interface Iperf3Result {
   retransmits: number;
   cpuHostPercent: number;
   cpuRemotePercent: number;
+  /** Parallel streams the test ran (-P), from the JSON's end.streams. */
+  streams: number;
   intervals: Iperf3Interval[];
   commandLines: string[];
 }
@@ -34,7 +38,23 @@ interface Iperf3Json {
     sum_sent?: { bits_per_second: number; retransmits?: number };
     sum_received?: { bits_per_second: number };
     cpu_utilization_percent?: { host_total: number; remote_total: number };
+    streams?: unknown[];
   };
+}
+
+/** The intervals of a run's JSON, complete or not ([] when there is no JSON). */
+function partialIntervals(text: string): Iperf3Interval[] {
+  try {
+    return intervalsOf(JSON.parse(text) as Iperf3Json);
+  } catch {
+    return [];
+  }
+}
+
+function intervalsOf(j: Iperf3Json): Iperf3Interval[] {
+  return (j.intervals ?? []).map((i) => ({
+    startMs: i.sum.start * 1000, durationMs: i.sum.seconds * 1000, bitsPerSecond: i.sum.bits_per_second, retransmits: i.sum.retransmits ?? 0,
+  }));
 }
 
 export function parseIperf3Json(text: string): Omit<Iperf3Result, 'commandLines'> {
@@ -52,9 +72,8 @@ export function parseIperf3Json(text: string): Omit<Iperf3Result, 'commandLines'
     retransmits: j.end.sum_sent.retransmits ?? 0,
     cpuHostPercent: j.end.cpu_utilization_percent?.host_total ?? NaN,
     cpuRemotePercent: j.end.cpu_utilization_percent?.remote_total ?? NaN,
-    intervals: (j.intervals ?? []).map((i) => ({
-      startMs: i.sum.start * 1000, durationMs: i.sum.seconds * 1000, bitsPerSecond: i.sum.bits_per_second, retransmits: i.sum.retransmits ?? 0,
-    })),
+    streams: j.end.streams?.length ?? 0,
+    intervals: intervalsOf(j),
   };
 }
 
@@ -84,12 +103,23 @@ export async function runIperf3(lab: Lab, o: Iperf3Options): Promise<Iperf3Resul
     const r = await collect(client);
     last = r.stdout || r.stderr;
     if (/Connection refused|unable to connect/.test(last)) continue;
-    server.kill('SIGTERM');
-    await serverDone;
-    return {
-      ...parseIperf3Json(r.stdout),
-      commandLines: [`ip netns exec ${o.serverNetns} iperf3 ${serverArgs.join(' ')}`, `ip netns exec ${o.clientNetns} iperf3 ${clientArgs.join(' ')}`],
-    };
+    o.onIntervals?.(partialIntervals(r.stdout));
+    try {
+      const result = { ...parseIperf3Json(r.stdout), commandLines: [`ip netns exec ${o.serverNetns} iperf3 ${serverArgs.join(' ')}`, `ip netns exec ${o.clientNetns} iperf3 ${clientArgs.join(' ')}`] };
+      server.kill('SIGTERM');
+      await serverDone;
+      return result;
+    } catch (err) {
+      // The server exits by itself only when something killed it (-1 serves one test, then
+      // waits for our SIGTERM): that, not the client's complaint, is the cause to report.
+      // Its exit may reach us just after the client's.
+      await Promise.race([serverDone, new Promise((res) => setTimeout(res, 1000))]);
+      const died = server.exitCode !== null || server.signalCode !== null ? (server.signalCode ?? `exit ${server.exitCode}`) : null;
+      server.kill('SIGTERM');
+      await serverDone;
+      if (died) throw new LabError({ code: 'EIPERF3', message: `the iperf3 server (pid ${server.pid}, in ${o.serverNetns}) died during the test (${died}); the client said: ${(err as Error).message.replace(/^iperf3: /, '')}` });
+      throw err;
+    }
   }
   server.kill('SIGTERM');
   const s = await serverDone;
