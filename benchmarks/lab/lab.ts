@@ -152,6 +152,11 @@ export class Lab {
     return child;
   }
 
+  /** Records an XDP program attached by other code (a provider), so a sweep detaches it too. */
+  trackXdp(ifname: string, netns?: string): void {
+    this.own({ kind: 'xdp', ifname, ...(netns ? { netns } : {}) });
+  }
+
   trackFile(path: string): string {
     this.own({ kind: 'file', path });
     return path;

@@ -15,6 +15,8 @@ import { runTrial, type TrialContext } from './row-runners.js';
 import type { RunEvents, RunManagerApi, RunSummary } from './run-manager-api.js';
 import { resolveScenario, type Scenario } from './scenario.js';
 import { summarize } from './statistics.js';
+import { HelperClient } from '../helper/client.js';
+import { helperTopology, unavailableThroughHelper } from '../helper/bench.js';
 import { checkExisting, createForwardTopology, createPacketTopology, macOf, type ForwardTopology, type PacketTopology } from './topology.js';
 
 export function defaultReportsDir(): string {
@@ -40,11 +42,15 @@ export class RunManager implements RunManagerApi {
     this.events.emit(event, payload);
   }
 
-  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[] } = {}): { runId: string; dir: string; done: Promise<Report> } {
+  /** options.helper: the socket of an xdplab helper that does the privileged steps (no root needed). */
+  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[]; helper?: string } = {}): { runId: string; dir: string; done: Promise<Report> } {
     const scenario = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
+    if (options.helper && scenario.ifname) {
+      throw new LabError({ code: 'EINVALIDOPTION', field: '--ifname', message: '--ifname: with --helper the bench runs on the topology the helper creates', hint: 'drop --ifname/--peer, or run as root without --helper' });
+    }
     if (scenario.ifname) checkExisting(scenario);
-    if (process.getuid?.() !== 0) {
-      throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo' });
+    if (!options.helper && process.getuid?.() !== 0) {
+      throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo, or through xdplab helper (--helper SOCKET)' });
     }
     const runId = randomBytes(3).toString('hex');
     const plans = planRows(scenario);
@@ -55,7 +61,7 @@ export class RunManager implements RunManagerApi {
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
-    const done = this.execute(writer, scenario, plans, stop);
+    const done = this.execute(writer, scenario, plans, stop, options.helper);
     this.active.set(runId, { stop, done });
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
@@ -69,13 +75,15 @@ export class RunManager implements RunManagerApi {
     };
   }
 
-  private async execute(writer: ReportWriter, s: Scenario, plans: RowPlan[], stop: { stop: boolean }): Promise<Report> {
+  private async execute(writer: ReportWriter, s: Scenario, plans: RowPlan[], stop: { stop: boolean }, helperPath?: string): Promise<Report> {
     const report = writer.report;
     const runId = report.id;
     let lab: Lab | undefined;
+    let helper: HelperClient | undefined;
     let failure: string | undefined;
     try {
       lab = new Lab('bench');
+      if (helperPath) helper = (await HelperClient.connect(helperPath)).client;
       let packet: PacketTopology | undefined;
       let forward: ForwardTopology | undefined;
       let macs: { dut: string; peer: string } | undefined;
@@ -83,11 +91,16 @@ export class RunManager implements RunManagerApi {
         if (stop.stop) break;
         const row = report.rows[rowIndex]!;
         row.reason = undefined;
+        const refused = helper && unavailableThroughHelper(plan);
+        if (refused) { row.status = 'unavailable'; row.reason = refused; writer.save(); continue; }
         if (plan.kind.startsWith('iperf3')) {
           forward ??= createForwardTopology(lab);
         } else if (!packet) {
-          packet = s.ifname ? checkExisting(s) : createPacketTopology(lab, s);
-          macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
+          if (helper) ({ packet, macs } = await helperTopology(helper, s.queues));
+          else {
+            packet = s.ifname ? checkExisting(s) : createPacketTopology(lab, s);
+            macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
+          }
           report.environment.interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
         }
         for (let trial = 0; trial < s.trials && !stop.stop; trial++) {
@@ -96,7 +109,7 @@ export class RunManager implements RunManagerApi {
             fraction: Math.min(1, (rowIndex * s.trials + trial + (phase === 'measure' ? 0.5 : phase === 'teardown' ? 0.9 : 0.1)) / (plans.length * s.trials)),
           });
           const ctx: TrialContext = {
-            lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress,
+            lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
             ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
             sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
           };
@@ -122,6 +135,7 @@ export class RunManager implements RunManagerApi {
       failure = describeError(err);
     } finally {
       lab?.close();
+      helper?.close(); // the helper removes the session's topology and programs
     }
     const stopped = stop.stop;
     for (const r of report.rows) if (r.status === 'incomplete' && r.reason === 'not run yet') r.reason = stopped ? 'not run: the run was stopped' : failure ? `not run: ${failure}` : r.reason;

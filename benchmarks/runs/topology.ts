@@ -35,7 +35,7 @@ export function checkExisting(s: Scenario): PacketTopology {
   return { dut, peer, embedded: false };
 }
 
-export function createPacketTopology(lab: Lab, s: Scenario): PacketTopology {
+export function createPacketTopology(lab: Lab, s: Pick<Scenario, 'queues'>): PacketTopology {
   const d = lab.addNetns('d');
   const p = lab.addNetns('p');
   const [di, pi] = lab.addVethPair({ netns: d, suffix: 'd' }, { netns: p, suffix: 'p' });
