@@ -16,6 +16,7 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const SCM_RIGHTS = 1;
 const MSG_NOSIGNAL = 0x4000;
+const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const POLLHUP = 0x10;
 const POLLERR = 0x8;
@@ -116,16 +117,19 @@ export class SeqpacketSocket {
   }
 
   /** Reads one packet; null when the peer has closed. Blocks unless poll said it is readable. */
-  receive(): Packet | null {
+  receive(afterReset = false): Packet | null {
     const data = new Block(MAX_PAYLOAD);
     const controlLen = 16 + MAX_FDS * 4;
     const control = new Block(controlLen);
     const { msg, iov } = message(data, MAX_PAYLOAD, control, controlLen);
     try {
-      const n = Number(libc().recvmsg(this.fd, msg.ptr, MSG_CMSG_CLOEXEC));
+      const n = Number(libc().recvmsg(this.fd, msg.ptr, MSG_CMSG_CLOEXEC | (afterReset ? MSG_DONTWAIT : 0)));
       if (n < 0) {
         const e = errno();
-        if (e === 104 /* ECONNRESET */) return null;
+        // A peer that closed with our packet unread leaves ECONNRESET, reported before the
+        // packets it sent last (a helper's refusal): reading again returns those.
+        if (e === 104 /* ECONNRESET */) return afterReset ? null : this.receive(true);
+        if (e === 11 /* EAGAIN */ && afterReset) return null;
         throw new SystemError('recvmsg', e, `receiving on ${this.path}`);
       }
       const fds: number[] = [];
