@@ -15,17 +15,20 @@ function capSet(status: string, key: 'CapEff' | 'CapAmb'): bigint {
   return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 
+/** Giving the socket file to socketGroup (when the helper creates the socket itself). */
+export const CAP_CHOWN = { name: 'CAP_CHOWN', bit: 0, why: 'giving the socket file to socketGroup' };
+
 /** Throws unless this process (and, when not root, the tools it starts) has every capability. */
-export function checkHelperCapabilities(status = readFileSync('/proc/self/status', 'utf8'), uid = process.getuid?.() ?? 0): void {
+export function checkHelperCapabilities(status = readFileSync('/proc/self/status', 'utf8'), uid = process.getuid?.() ?? 0, extra: typeof HELPER_CAPABILITIES = []): void {
   const eff = capSet(status, 'CapEff');
   const amb = capSet(status, 'CapAmb');
   // ip and ethtool run as children: as root they get the bounding set back, otherwise only
   // ambient capabilities survive execve.
-  const missing = HELPER_CAPABILITIES.filter((c) => !(eff & (1n << BigInt(c.bit))) || (uid !== 0 && !(amb & (1n << BigInt(c.bit)))));
+  const missing = [...HELPER_CAPABILITIES, ...extra].filter((c) => !(eff & (1n << BigInt(c.bit))) || (uid !== 0 && !(amb & (1n << BigInt(c.bit)))));
   if (!missing.length) return;
   throw new LabError({
     code: 'EPERM', field: 'capabilities',
     message: `capabilities: xdplab helper needs ${missing.map((c) => `${c.name} (${c.why})`).join(', ')}${uid !== 0 ? ' as effective and ambient capabilities' : ''}`,
-    hint: 'run it as root, or from the systemd unit in the README (AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_ADMIN CAP_BPF)',
+    hint: `run it as root, or grant ${missing.map((c) => c.name).join(' ')} (the systemd unit in the README does)`,
   });
 }

@@ -3,7 +3,7 @@
 // nor read peer credentials, so this is libc through koffi. Every call that could block is
 // guarded by poll, so callers decide how long to wait (the helper and its client poll from
 // timers and never stall their event loop for long).
-import { chmodSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync } from 'node:fs';
 import { LabError, SystemError } from '../errors.js';
 import { POLLIN } from '../afxdp/constants.js';
 import { libc, errno } from './libc.js';
@@ -55,9 +55,15 @@ export class SeqpacketSocket {
     } finally {
       process.umask(oldMask);
     }
-    chmodSync(path, mode);
-    if (owner) chownSync(path, owner.uid, owner.gid);
-    if ((c.listen(fd, 16) as number) !== 0) { const e = errno(); c.close(fd); throw new SystemError('listen', e, `listening on ${path}`); }
+    try {
+      chmodSync(path, mode);
+      if (owner) chownSync(path, owner.uid, owner.gid);
+      if ((c.listen(fd, 16) as number) !== 0) throw new SystemError('listen', errno(), `listening on ${path}`);
+    } catch (err) {
+      c.close(fd);
+      rmSync(path, { force: true });
+      throw err;
+    }
     return new SeqpacketSocket(fd, path);
   }
 

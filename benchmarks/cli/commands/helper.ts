@@ -10,7 +10,8 @@ interface counters. Only users and groups its config allows may connect; only th
 interfaces and those the config lists are served. Everything a session made is removed when
 its client disconnects and when the helper stops (SIGINT, SIGTERM).
 
-Needs root, or CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN and CAP_BPF (effective and ambient).
+Needs root, or CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN and CAP_BPF (effective and ambient),
+and CAP_CHOWN to give the socket to socketGroup when it creates the socket itself.
 
 Options:
   --config FILE        JSON config (default /etc/xdplab/helper.json)
@@ -28,7 +29,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   });
   if (v.help) { io.out(HELPER_USAGE); return 0; }
   const { DEFAULT_HELPER_CONFIG, loadConfig, parseConfig } = await import('../../helper/config.js');
-  const { checkHelperCapabilities } = await import('../../helper/capabilities.js');
+  const { CAP_CHOWN, checkHelperCapabilities } = await import('../../helper/capabilities.js');
   const path = v.config ?? DEFAULT_HELPER_CONFIG;
   const file = loadConfig(path);
   const config = parseConfig({
@@ -37,7 +38,8 @@ export async function run(args: string[], io: Io): Promise<number> {
     ...(v['socket-group'] ?? file.socketGroup) !== undefined ? { socketGroup: v['socket-group'] ?? file.socketGroup } : {},
     ...(v.socket ? { socket: v.socket } : {}),
   }, path);
-  checkHelperCapabilities();
+  const activated = process.env.LISTEN_FDS === '1' && process.env.LISTEN_PID === String(process.pid);
+  checkHelperCapabilities(undefined, undefined, config.socketGid !== undefined && !activated ? [CAP_CHOWN] : []);
   if (v.check) {
     io.out(`xdplab helper: ${path} is valid; capabilities present; would listen on ${config.socket} (mode ${config.socketMode})\n`);
     return 0;
