@@ -139,7 +139,8 @@ export class HelperServer {
         } catch (err) {
           reply = { body: errorResponse(err) };
         }
-        if (!this.sessions.has(session.sock.fd)) return;
+        // Ended meanwhile (its fd number may already serve a new session): answer no one.
+        if (this.sessions.get(session.sock.fd) !== session) return;
         try {
           session.sock.send(reply.body, reply.fds ?? []);
         } catch {
@@ -216,7 +217,8 @@ export class HelperServer {
   }
 
   private endSession(session: Session, why: string): void {
-    if (!this.sessions.delete(session.sock.fd)) return;
+    if (this.sessions.get(session.sock.fd) !== session) return;
+    this.sessions.delete(session.sock.fd);
     this.log(`helper: session ${session.lab.id} ended (${why}); removing what it made`);
     session.end();
   }

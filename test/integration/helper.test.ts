@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkHelperCapabilities } from '../../benchmarks/helper/capabilities.js';
 import { suite } from '../helpers/requirements.js';
 import { fixture, start, UNPRIVILEGED, type Child } from '../helpers/processes.js';
+import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 const XDPLAB = fileURLToPath(new URL('../../bin/xdplab.js', import.meta.url));
 const schema = JSON.parse(readFileSync(new URL('../../benchmarks/report/report.schema.json', import.meta.url), 'utf8'));
@@ -30,11 +31,13 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10000): Prom
 
 const exited = (c: Child) => new Promise<number | null>((r) => (c.proc.exitCode !== null ? r(c.proc.exitCode) : c.proc.once('exit', (code) => r(code))));
 
-suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () => {
+suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsenter'] }, () => {
   let dir: string;
   let sock: string;
   let config: string;
   let helper: Child;
+  /** The helper runs inside v.nsB, whose v.ifB stands for a host interface its config allows. */
+  let v: VethLab;
   const children: Child[] = [];
 
   /** Runs the client fixture as uid:gid; returns its JSON lines once it exits (or holds). */
@@ -52,14 +55,20 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () =
     sock = join(dir, 'helper.sock');
     config = join(dir, 'helper.json');
     // Group 65534 may open the socket file; only user 65534 may use the helper.
-    writeFileSync(config, JSON.stringify({ socket: sock, socketMode: '0660', socketGroup: 65534, allowUsers: [65534], interfaces: ['xl-none*'] }));
-    helper = start(process.execPath, [XDPLAB, 'helper', '--config', config]);
+    v = createVethLab();
+    writeFileSync(config, JSON.stringify({ socket: sock, socketMode: '0660', socketGroup: 65534, allowUsers: [65534], interfaces: [v.ifB] }));
+    // nsenter --net, not ip netns exec: the helper must share the host's mount namespace, or the
+    // namespaces it adds (bind mounts under /run/netns) would be invisible outside it.
+    helper = start('nsenter', [`--net=/run/netns/${v.nsB}`, process.execPath, XDPLAB, 'helper', '--config', config]);
     children.push(helper);
     await helper.next((l) => l.includes('listening on'));
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    // The helper first, gracefully, so that it removes what its sessions made even after a failure.
+    if (helper && helper.proc.exitCode === null) { helper.proc.kill('SIGTERM'); await Promise.race([exited(helper), new Promise((r) => setTimeout(r, 10000))]); }
     for (const c of children) c.kill();
+    v?.lab.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -99,7 +108,7 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () =
     ]);
     // The refusal says what is allowed: the session's own interfaces and the config's list.
     expect(errs[0].message).toContain(`${topo.body.dut.ifname} in ${topo.body.dut.netns}`);
-    expect(errs[0].message).toContain('interfaces: [xl-none*]');
+    expect(errs[0].message).toContain(`interfaces: [${v.ifB}]`);
     expect(errs[4].message).toMatch(/expected one of hello, topology, sockets, drop, release, counters, got "reboot"/);
     // The client has gone: its topology with it.
     await until('the session topology to be removed', () => own.every((ns) => !namespaces().includes(ns)));
@@ -150,7 +159,7 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () =
     { op: 'drop', netns: '$peer.netns', ifname: '$peer.ifname', mode: 'skb' },
     { op: 'counters', netns: '$peer.netns', ifname: '$peer.ifname' },
   ];
-  const xdpOn = (netns: string, ifname: string) => /xdpgeneric/.test(execFileSync('ip', ['-n', netns, 'link', 'show', 'dev', ifname], { encoding: 'utf8' }));
+  const xdpOn = (netns: string, ifname: string) => /xdpgeneric/.test(execFileSync('ip', ['-n', netns, 'link', 'show', 'dev', ifname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
 
   /** A client holding a session with a topology, an XSK program + socket and a drop program. */
   async function heldSession(): Promise<{ c: Child; own: string[] }> {
@@ -166,6 +175,17 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () =
     expect(xdpOn(topo.peer.netns, topo.peer.ifname)).toBe(true);
     return { c, own: [topo.dut.netns, topo.peer.netns] };
   }
+
+  it('serves a host interface its config allows (QEMU\'s case), and detaches when the client leaves', async () => {
+    const c = client([{ op: 'sockets', ifname: v.ifB, mode: 'skb', queues: 1 }], { hold: true });
+    await c.next((l) => l === 'holding');
+    const out = c.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(out[1]).toMatchObject({ ok: true, fds: 1, body: { mode: 'skb', queues: 1 } });
+    expect(xdpOn(v.nsB, v.ifB)).toBe(true);
+    c.proc.stdin!.end();
+    await exited(c);
+    await until('the program on the host interface to be detached', () => !xdpOn(v.nsB, v.ifB));
+  });
 
   const labFiles = () => (existsSync('/run/xdplab/labs') ? readdirSync('/run/xdplab/labs') : []);
 
