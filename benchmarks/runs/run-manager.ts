@@ -29,7 +29,8 @@ export class RunManager implements RunManagerApi {
   private readonly events = new EventEmitter();
   private readonly active = new Map<string, Active>();
 
-  constructor(readonly reportsDir = defaultReportsDir()) {
+  /** helper: xdplab helper's socket for runs that give none ($XDPLAB_HELPER: the app's faces). */
+  constructor(readonly reportsDir = defaultReportsDir(), readonly helper: string | undefined = process.env.XDPLAB_HELPER || undefined) {
     this.events.setMaxListeners(100);
   }
 
@@ -45,11 +46,12 @@ export class RunManager implements RunManagerApi {
   /** options.helper: the socket of an xdplab helper that does the privileged steps (no root needed). */
   start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[]; helper?: string } = {}): { runId: string; dir: string; done: Promise<Report> } {
     const scenario = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
-    if (options.helper && scenario.ifname) {
+    const helper = options.helper ?? this.helper;
+    if (helper && scenario.ifname) {
       throw new LabError({ code: 'EINVALIDOPTION', field: '--ifname', message: '--ifname: with --helper the bench runs on the topology the helper creates', hint: 'drop --ifname/--peer, or run as root without --helper' });
     }
     if (scenario.ifname) checkExisting(scenario);
-    if (!options.helper && process.getuid?.() !== 0) {
+    if (!helper && process.getuid?.() !== 0) {
       throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo, or through xdplab helper (--helper SOCKET)' });
     }
     const runId = randomBytes(3).toString('hex');
@@ -61,7 +63,7 @@ export class RunManager implements RunManagerApi {
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
-    const done = this.execute(writer, scenario, plans, stop, options.helper);
+    const done = this.execute(writer, scenario, plans, stop, helper);
     this.active.set(runId, { stop, done });
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
