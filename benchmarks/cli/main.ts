@@ -19,6 +19,8 @@ Commands:
                 Compare two reports (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
                 Build or show the guest image the lab's VMs boot
+  helper [--config FILE] [--socket PATH]
+                The privileged steps for an unprivileged xdplab (bench --helper), over a unix socket
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: () => import('./commands/bench.js'),
   vm: () => import('./commands/vm.js'),
   report: () => import('./commands/report.js'),
+  helper: () => import('./commands/helper.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

@@ -44,6 +44,9 @@ export interface WorkerOptions {
   sampleMs: number;
   srcMac?: string;
   dstMac?: string;
+  /** inhibit + sock-fds from xdplab helper: the sockets, and the ifindex and mode it attached. */
+  sockFds?: string;
+  ifindex?: number;
 }
 
 export interface WorkerResult {
@@ -86,7 +89,8 @@ export interface WorkerError { ok: false; error: { code: string; message: string
 const USAGE = `usage: worker.js --ifname IF --engine txonly|rxonly [--netns NS] [--mode native|skb]
   [--seconds 5] [--warmup-ms 1000] [--batch 64] [--frame-bytes 64] [--frame-size 4096]
   [--frame-count 4096] [--ring-size 2048] [--busy-poll 0] [--tx-budget 0] [--cpu N]
-  [--sample-ms 1000] [--force-copy] [--src-mac MAC] [--dst-mac MAC]`;
+  [--sample-ms 1000] [--force-copy] [--src-mac MAC] [--dst-mac MAC]
+  [--sock-fds FD:FD --ifindex N]   sockets from xdplab helper (no capabilities needed)`;
 
 function usage(message: string): never {
   throw new LabError({ code: 'EUSAGE', message, hint: USAGE });
@@ -111,6 +115,7 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
       cpu: { type: 'string' }, 'sample-ms': { type: 'string' }, 'force-copy': { type: 'boolean' },
       'src-mac': { type: 'string' }, 'dst-mac': { type: 'string' },
       'peer-ifname': { type: 'string' }, flows: { type: 'string' },
+      'sock-fds': { type: 'string' }, ifindex: { type: 'string' },
     },
   });
   if (!values.ifname) usage('--ifname is required');
@@ -144,6 +149,8 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
   if (values.cpu !== undefined) o.cpu = int('cpu', values.cpu, 0, 0, 1023);
   if (values['src-mac']) o.srcMac = values['src-mac'];
   if (values['dst-mac']) o.dstMac = values['dst-mac'];
+  if ((values['sock-fds'] === undefined) !== (values.ifindex === undefined)) usage('--sock-fds and --ifindex go together');
+  if (values['sock-fds'] !== undefined) { o.sockFds = values['sock-fds']; o.ifindex = int('ifindex', values.ifindex, 0, 1); }
   return o;
 }
 
@@ -182,10 +189,11 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
   const onSignal = (s: NodeJS.Signals) => { signal = s; control.stop = true; };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const openPort = (ifname: string) => withNetns(o.netns, () => AfXdpPort.open(
-    { ifname, mode: o.mode, ...(o.forceCopy ? { 'force-copy': true } : {}) },
-    { frameSize: o.frameSize, frameCount: o.frameCount, ringSize: o.ringSize, busyPollBudget: o.busyPollBudget },
-  ));
+  const tuning = { frameSize: o.frameSize, frameCount: o.frameCount, ringSize: o.ringSize, busyPollBudget: o.busyPollBudget };
+  const openPort = (ifname: string) => (o.sockFds
+    // Sockets from xdplab helper, created in a namespace this process cannot enter.
+    ? AfXdpPort.openProvided({ ifname, mode: o.mode, inhibit: true, 'sock-fds': o.sockFds, queues: o.sockFds.split(':').length, ...(o.forceCopy ? { 'force-copy': true } : {}) }, tuning, { ifindex: o.ifindex!, mode: o.mode })
+    : withNetns(o.netns, () => AfXdpPort.open({ ifname, mode: o.mode, ...(o.forceCopy ? { 'force-copy': true } : {}) }, tuning)));
   const port = openPort(o.ifname);
   let peer: AfXdpPort | undefined;
   try {

@@ -14,8 +14,10 @@ import { runIperf3, type Iperf3Interval } from '../tools/iperf3.js';
 import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
 import type { RowPlan } from './plan.js';
 import type { Scenario } from './scenario.js';
-import type { ForwardTopology, PacketTopology } from './topology.js';
-import { startWorker, type RunningWorker, type WorkerSampleEvent } from './worker-client.js';
+import type { Endpoint, ForwardTopology, PacketTopology } from './topology.js';
+import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from './worker-client.js';
+import type { HelperClient } from '../helper/client.js';
+import { helperCounters, helperDropSink, startWorkerViaHelper } from '../helper/bench.js';
 
 export interface TrialContext {
   lab: Lab;
@@ -28,6 +30,8 @@ export interface TrialContext {
   sample(s: Sample): void;
   phase(p: 'setup' | 'warmup' | 'measure' | 'teardown'): void;
   stopSignal: { stop: boolean };
+  /** xdplab helper: privileged steps go through it (engine rows only). */
+  helper?: HelperClient;
 }
 
 export interface TrialOutcome {
@@ -44,6 +48,13 @@ const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resol
 
 /** The device under test on CPU 1, the peer on CPU 0: the same pinning for every tool. */
 const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { dut: 1, peer: 0 } : {});
+
+/** Engine workers: started here, or on sockets from xdplab helper when the run has one. */
+function launch(ctx: TrialContext, spec: WorkerSpec, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
+  return ctx.helper ? startWorkerViaHelper(ctx.helper, ctx.lab, spec, onSample) : Promise.resolve(startWorker(ctx.lab, spec, onSample));
+}
+
+const rxCounters = (ctx: TrialContext, e: Endpoint) => (ctx.helper ? helperCounters(ctx.helper, e) : readRxCounters(e.netns, e.ifname));
 
 /** Turns a worker's cumulative counts into interval rates in the measured window. */
 function sampler(ctx: TrialContext, counter: 'rx' | 'tx', frameBytes: number) {
@@ -87,7 +98,7 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
     await pmd.start(ctx.lab);
     return { commandLine: pmd.commandLine, stop: async () => { await pmd.stop(); } };
   }
-  const worker = startWorker(ctx.lab, {
+  const worker = await launch(ctx, {
     ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: ctx.row.mode === 'kernel' ? 'native' : ctx.row.mode,
     // Stopped by withGenerator; the margin covers a slow start of the tool under test.
     seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
@@ -117,7 +128,7 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const engine = row.test as 'txonly' | 'rxonly' | 'io' | 'macswap';
   const run = async (extra: string[]): Promise<TrialOutcome> => {
     ctx.phase('warmup');
-    const w = startWorker(ctx.lab, {
+    const w = await launch(ctx, {
       ...(t.dut.netns ? { netns: t.dut.netns } : {}), ifname: t.dut.ifname, engine, mode: row.mode as 'native' | 'skb', forceCopy: row.copy,
       seconds: trialSeconds(s), warmupMs: s.warmupMs, frameBytes, batch: s.burst, flows: s.flows, sampleMs: sampleMs(s),
       ...(cpus().dut !== undefined ? { cpu: cpus().dut! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.dut, dstMac: ctx.macs.peer } : {}),
@@ -149,18 +160,18 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
 async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => Promise<TrialOutcome>): Promise<TrialOutcome> {
   const t = ctx.packet!;
   const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
-  ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
-  const sink = withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
+  if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
+  const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
   try {
-    const before = await readRxCounters(t.peer.netns, t.peer.ifname);
+    const before = await rxCounters(ctx, t.peer);
     const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`]);
-    const after = await readRxCounters(t.peer.netns, t.peer.ifname);
+    const after = await rxCounters(ctx, t.peer);
     const arrived = droppedBetween(before, after, mode);
     // What the peer counted over the whole trial (warm-up included), next to what the DUT sent.
     out.metrics.peerReceivedPackets = arrived.frames;
     return out;
   } finally {
-    sink.detach();
+    await sink.detach();
   }
 }
 

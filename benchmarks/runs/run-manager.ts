@@ -17,6 +17,8 @@ import { resolveScenario, type Scenario } from './scenario.js';
 import { recoverDeadRuns } from './recovery.js';
 import { summarize } from './statistics.js';
 import { RunTopologies } from './run-topologies.js';
+import { HelperClient } from '../helper/client.js';
+import { helperTopology, unavailableThroughHelper } from '../helper/bench.js';
 import { checkExisting, type ForwardTopology, type PacketTopology } from './topology.js';
 
 export function defaultReportsDir(): string {
@@ -29,7 +31,8 @@ export class RunManager implements RunManagerApi {
   private readonly events = new EventEmitter();
   private readonly active = new Map<string, Active>();
 
-  constructor(readonly reportsDir = defaultReportsDir()) {
+  /** helper: xdplab helper's socket for runs that give none ($XDPLAB_HELPER: the app's faces). */
+  constructor(readonly reportsDir = defaultReportsDir(), readonly helper: string | undefined = process.env.XDPLAB_HELPER || undefined) {
     this.events.setMaxListeners(100);
   }
 
@@ -44,13 +47,18 @@ export class RunManager implements RunManagerApi {
 
   /**
    * Starts a run in the background. First sweeps what runs that died left (their resources,
-   * their unfinished reports): `recovered` says what it did.
+   * their unfinished reports): `recovered` says what it did. options.helper: the socket of an
+   * xdplab helper that does the privileged steps (no root needed).
    */
-  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[] } = {}): { runId: string; dir: string; done: Promise<Report>; recovered: string[] } {
+  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[]; helper?: string } = {}): { runId: string; dir: string; done: Promise<Report>; recovered: string[] } {
     const scenario = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
+    const helper = options.helper ?? this.helper;
+    if (helper && scenario.ifname) {
+      throw new LabError({ code: 'EINVALIDOPTION', field: '--ifname', message: '--ifname: with --helper the bench runs on the topology the helper creates', hint: 'drop --ifname/--peer, or run as root without --helper' });
+    }
     if (scenario.ifname) checkExisting(scenario);
-    if (process.getuid?.() !== 0) {
-      throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo' });
+    if (!helper && process.getuid?.() !== 0) {
+      throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo, or through xdplab helper (--helper SOCKET)' });
     }
     const recovered = recoverDeadRuns();
     for (const line of recovered) this.emit('log', { level: 'info', source: 'bench', message: `a run that died left: ${line}`, time: new Date().toISOString() });
@@ -63,7 +71,7 @@ export class RunManager implements RunManagerApi {
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
-    const done = this.execute(writer, scenario, plans, stop);
+    const done = this.execute(writer, scenario, plans, stop, helper);
     this.active.set(runId, { stop, done });
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
@@ -77,27 +85,39 @@ export class RunManager implements RunManagerApi {
     };
   }
 
-  private async execute(writer: ReportWriter, s: Scenario, plans: RowPlan[], stop: { stop: boolean }): Promise<Report> {
+  private async execute(writer: ReportWriter, s: Scenario, plans: RowPlan[], stop: { stop: boolean }, helperPath?: string): Promise<Report> {
     const report = writer.report;
     const runId = report.id;
     let lab: Lab | undefined;
+    let helper: HelperClient | undefined;
     let failure: string | undefined;
     try {
       lab = new Lab('bench');
       lab.setReportDir(writer.dir);
+      if (helperPath) helper = (await HelperClient.connect(helperPath)).client;
       const log = (message: string, level: 'info' | 'warn' = 'warn') => this.emit('log', { level, source: 'bench', message, time: new Date().toISOString() });
       const topologies = new RunTopologies(lab, s, (why) => log(why));
+      let fromHelper: { packet: PacketTopology; macs: { dut: string; peer: string } } | undefined;
       for (const [rowIndex, plan] of plans.entries()) {
         if (stop.stop) break;
         const row = report.rows[rowIndex]!;
         row.reason = undefined;
+        const refused = helper && unavailableThroughHelper(plan);
+        if (refused) { row.status = 'unavailable'; row.reason = refused; writer.save(); continue; }
         let packet: PacketTopology | undefined;
         let forward: ForwardTopology | undefined;
+        let macs: { dut: string; peer: string } | undefined;
         try {
           if (plan.kind.startsWith('iperf3')) {
             forward = topologies.forwardTopology();
           } else {
-            packet = topologies.packetTopology();
+            if (helper) {
+              fromHelper ??= await helperTopology(helper, s.queues);
+              ({ packet, macs } = fromHelper);
+            } else {
+              packet = topologies.packetTopology();
+              macs = topologies.macs;
+            }
             const interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
             if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) {
               report.environment.interfaces = interfaces;
@@ -111,14 +131,13 @@ export class RunManager implements RunManagerApi {
           writer.save();
           continue;
         }
-        const macs = topologies.macs;
         for (let trial = 0; trial < s.trials && !stop.stop; trial++) {
           const progress = (phase: 'setup' | 'warmup' | 'measure' | 'teardown') => this.emit('runProgress', {
             runId, row: plan.id, rowIndex, rows: plans.length, trial, trials: s.trials, phase,
             fraction: Math.min(1, (rowIndex * s.trials + trial + (phase === 'measure' ? 0.5 : phase === 'teardown' ? 0.9 : 0.1)) / (plans.length * s.trials)),
           });
           const ctx: TrialContext = {
-            lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress,
+            lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
             ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
             sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
           };
@@ -146,6 +165,7 @@ export class RunManager implements RunManagerApi {
       failure = describeError(err);
     } finally {
       lab?.close();
+      helper?.close(); // the helper removes the session's topology and programs
     }
     const stopped = stop.stop;
     for (const r of report.rows) if (r.status === 'incomplete' && r.reason === 'not run yet') r.reason = stopped ? 'not run: the run was stopped' : failure ? `not run: ${failure}` : r.reason;

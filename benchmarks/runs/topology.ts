@@ -36,7 +36,7 @@ export function checkExisting(s: Scenario): PacketTopology {
 }
 
 /** `generation` > 0 names a rebuilt topology apart from the damaged one (d1, p1, ...). */
-export function createPacketTopology(lab: Lab, s: Scenario, generation = 0): PacketTopology {
+export function createPacketTopology(lab: Lab, s: Pick<Scenario, 'queues'>, generation = 0): PacketTopology {
   const g = generation ? String(generation) : '';
   const d = lab.addNetns(`d${g}`);
   const p = lab.addNetns(`p${g}`);

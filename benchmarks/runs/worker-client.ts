@@ -22,6 +22,11 @@ export interface WorkerSpec {
   sampleMs?: number;
   srcMac?: string;
   dstMac?: string;
+  /** A socket from xdplab helper, open in this process: the worker inherits it as fd 3. */
+  passedFd?: number;
+  ifindex?: number;
+  frameCount?: number;
+  ringSize?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -53,6 +58,9 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.cpu !== undefined) a.push('--cpu', String(s.cpu));
   if (s.srcMac) a.push('--src-mac', s.srcMac);
   if (s.dstMac) a.push('--dst-mac', s.dstMac);
+  if (s.passedFd !== undefined) a.push('--sock-fds', '3', '--ifindex', String(s.ifindex));
+  if (s.frameCount) a.push('--frame-count', String(s.frameCount));
+  if (s.ringSize) a.push('--ring-size', String(s.ringSize));
   return a;
 }
 
@@ -68,7 +76,10 @@ export function startWorker(lab: Lab, spec: WorkerSpec, onSample?: (s: WorkerSam
   const args = workerArgs(spec);
   lab.recordXdp(spec.netns, spec.ifname);
   if (spec.peerIfname) lab.recordXdp(spec.netns, spec.peerIfname);
-  const child = lab.spawn(undefined, process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  const child = lab.spawn(undefined, process.execPath, args, {
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    ...(spec.passedFd !== undefined ? { stdio: ['ignore', 'pipe', 'pipe', spec.passedFd] } : {}),
+  });
   let stdout = '';
   const errLines: string[] = [];
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });

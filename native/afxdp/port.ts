@@ -115,6 +115,29 @@ export class AfXdpPort {
     }
   }
 
+  /**
+   * inhibit + sock-fds for a process that cannot enter the interface's namespace (no
+   * CAP_SYS_ADMIN): the provider that created the sockets there says the ifindex and the mode
+   * it attached. Binding works regardless, since an AF_XDP socket binds in the namespace it was
+   * created in; what this skips (name lookup, queue range, XDP query) the provider did there.
+   */
+  static openProvided(options: unknown, tuning: unknown, provided: { ifindex: number; mode: XdpMode }): AfXdpPort {
+    const o = resolveAfXdpOptions(options);
+    const t = resolveTuning(tuning);
+    if (!o.inhibit) throw invalidOption('inhibit', 'openProvided needs inhibit=on with sock-fds');
+    if (!Number.isInteger(provided.ifindex) || provided.ifindex < 1) throw invalidOption('ifindex', `expected the provider's ifindex (1 or more), got ${provided.ifindex}`);
+    const queues: XskQueue[] = [];
+    try {
+      o.sockFds!.forEach((fd, i) => {
+        queues.push(new XskQueue({ ...t, ifname: o.ifname, ifindex: provided.ifindex, queueId: o.startQueue + i, forceCopy: o.forceCopy, fd }));
+      });
+    } catch (err) {
+      for (const q of queues) q.close(0);
+      throw err;
+    }
+    return new AfXdpPort(o, t, provided.ifindex, provided.mode, null, queues);
+  }
+
   /** Receives into batch from queue q. */
   rxBurst(batch: FrameBatch, q = 0): number {
     return this.queues[q]!.rxBurst(batch);

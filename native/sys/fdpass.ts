@@ -10,11 +10,11 @@ const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
-const MAX_FDS = 64;
-const MAX_PAYLOAD = 16384;
+export const MAX_FDS = 64;
+export const MAX_PAYLOAD = 16384;
 
 /** Native memory with a JS view and its address (for pointers inside C structs). */
-class Block {
+export class Block {
   readonly ptr: unknown;
   readonly bytes: Buffer;
   readonly address: bigint;
@@ -27,7 +27,7 @@ class Block {
   free(): void { koffi.free(this.ptr); }
 }
 
-function sockaddrUn(path: string): Buffer {
+export function sockaddrUn(path: string): Buffer {
   const addr = Buffer.alloc(110);
   if (Buffer.byteLength(path) > 107) throw new LabError({ code: 'EINVALIDOPTION', field: 'socketPath', message: `socketPath: '${path}' is longer than 107 bytes` });
   addr.writeUInt16LE(AF_UNIX, 0);
@@ -36,7 +36,7 @@ function sockaddrUn(path: string): Buffer {
 }
 
 /** A msghdr with one iovec over `payload` and a control buffer; free both blocks after use. */
-function message(payload: Block, payloadLen: number, control: Block, controlLen: number): { msg: Block; iov: Block } {
+export function message(payload: Block, payloadLen: number, control: Block, controlLen: number): { msg: Block; iov: Block } {
   const iov = new Block(16);
   iov.bytes.writeBigUInt64LE(payload.address, 0);
   iov.bytes.writeBigUInt64LE(BigInt(payloadLen), 8);
@@ -48,7 +48,7 @@ function message(payload: Block, payloadLen: number, control: Block, controlLen:
   return { msg, iov };
 }
 
-function release(...blocks: Block[]): void {
+export function release(...blocks: Block[]): void {
   for (const b of blocks) b.free();
 }
 

@@ -30,6 +30,9 @@ Options:
   --ifname IF --peer IF use an existing interface and its peer instead of the embedded lab
   --netns NS --peer-netns NS   their namespaces
   --quick               one short trial per row (under 30 s for the default matrix)
+  --helper SOCKET       run without root: xdplab helper at SOCKET creates the topology and the
+                        AF_XDP sockets (default: $XDPLAB_HELPER when set); engine rows only,
+                        the others are marked unavailable
   --out DIR             reports directory (default ./reports)
   --json                print the report as JSON instead of the table
   -h, --help            this help
@@ -46,7 +49,7 @@ function num(name: string, v: string | undefined, scale = 1): number | undefined
   return Math.round(n * scale);
 }
 
-export function parseBenchArgs(args: string[]): { scenario: Partial<Scenario>; quick: boolean; json: boolean; out?: string; help: boolean } {
+export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { scenario: Partial<Scenario>; quick: boolean; json: boolean; out?: string; helper?: string; help: boolean } {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -56,7 +59,7 @@ export function parseBenchArgs(args: string[]): { scenario: Partial<Scenario>; q
         warmup: { type: 'string' }, trials: { type: 'string' }, queues: { type: 'string' }, burst: { type: 'string' }, flows: { type: 'string' },
         copy: { type: 'boolean' }, generator: { type: 'string' }, reference: { type: 'string' }, parallel: { type: 'string' }, reverse: { type: 'boolean' },
         ifname: { type: 'string' }, peer: { type: 'string' }, netns: { type: 'string' }, 'peer-netns': { type: 'string' },
-        quick: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        quick: { type: 'boolean' }, out: { type: 'string' }, helper: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -71,7 +74,8 @@ export function parseBenchArgs(args: string[]): { scenario: Partial<Scenario>; q
     ifname: v.ifname, peer: v.peer, netns: v.netns, peerNetns: v['peer-netns'],
   };
   for (const k of Object.keys(scenario)) if (scenario[k] === undefined) delete scenario[k];
-  return { scenario: scenario as Partial<Scenario>, quick: !!v.quick, json: !!v.json, ...(v.out ? { out: v.out } : {}), help: !!v.help };
+  const helper = v.helper ?? (env.XDPLAB_HELPER || undefined);
+  return { scenario: scenario as Partial<Scenario>, quick: !!v.quick, json: !!v.json, ...(v.out ? { out: v.out } : {}), ...(helper ? { helper } : {}), help: !!v.help };
 }
 
 function fmt(x: number | undefined, scale: number): string {
@@ -97,16 +101,17 @@ export function reportTable(r: Report): string {
 export async function run(args: string[], io: Io): Promise<number> {
   const a = parseBenchArgs(args);
   if (a.help) { io.out(BENCH_USAGE); return 0; }
-  return runScenario(a.scenario, { quick: a.quick, json: a.json, ...(a.out ? { out: a.out } : {}), command: ['xdplab', 'bench', ...args] }, io);
+  return runScenario(a.scenario, { quick: a.quick, json: a.json, ...(a.out ? { out: a.out } : {}), ...(a.helper ? { helper: a.helper } : {}), command: ['xdplab', 'bench', ...args] }, io);
 }
 
 /** Runs a scenario with a progress bar and prints the table (or JSON); exit 0 when complete. */
-export async function runScenario(scenario: Partial<Scenario>, o: { quick: boolean; json: boolean; out?: string; command: string[] }, io: Io): Promise<number> {
+export async function runScenario(scenario: Partial<Scenario>, o: { quick: boolean; json: boolean; out?: string; helper?: string; command: string[] }, io: Io): Promise<number> {
   const { RunManager } = await import('../../runs/run-manager.js');
   const { cleanupLine } = await import('../../runs/recovery.js');
   const runs = new RunManager(o.out);
-  const handle = runs.start(scenario, { quick: o.quick, command: o.command });
-  for (const line of handle.recovered) io.err(`xdplab: a run that died left: ${cleanupLine(line)}\n`);
+  const handle = runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) });
+  for (const line of handle.recovered) io.err(`xdplab: a run that died left: ${cleanupLine(line)}
+`);
   io.err(`xdplab: run ${handle.runId}, writing ${handle.dir}\n`);
   const bar = o.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {phase}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(100, 0, { row: '', trial: 0, phase: '' });
