@@ -22,6 +22,8 @@ export interface WorkerSpec {
   sampleMs?: number;
   srcMac?: string;
   dstMac?: string;
+  /** txonly: stop after this many frames. */
+  maxPackets?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -53,6 +55,7 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.cpu !== undefined) a.push('--cpu', String(s.cpu));
   if (s.srcMac) a.push('--src-mac', s.srcMac);
   if (s.dstMac) a.push('--dst-mac', s.dstMac);
+  if (s.maxPackets !== undefined) a.push('--max-packets', String(s.maxPackets));
   return a;
 }
 
