@@ -15,19 +15,25 @@ export interface GuestNicCounters {
   uptimeMs: number;
 }
 
-const COUNTERS = ['rx_packets', 'rx_bytes', 'rx_dropped', 'tx_packets', 'tx_bytes', 'tx_dropped'] as const;
-
-/** One agent call: the six counters and the guest's uptime, read back to back in the guest. */
+/**
+ * One agent call: the NIC's counters and the guest's uptime. /proc/net/dev gives all counters
+ * of a device from one snapshot (reading the statistics/ files one by one let rx_bytes run
+ * ahead of rx_packets under load), then /proc/uptime right after.
+ */
 export async function readGuestNic(vm: Vm, ifname = 'eth0'): Promise<GuestNicCounters> {
-  const dir = `/sys/class/net/${ifname}/statistics`;
-  const out = await vm.run('sh', ['-c', `cd ${dir} && cat ${COUNTERS.join(' ')} /proc/uptime`], { timeoutMs: 20_000 });
-  const words = out.trim().split(/\s+/);
-  const n = words.slice(0, 6).map(Number);
-  const uptime = Number(words[6]);
-  if (n.length !== 6 || n.some((x) => !Number.isFinite(x)) || !Number.isFinite(uptime)) {
-    throw new LabError({ code: 'EGUESTCOMMAND', message: `${vm.name}: could not read the counters of ${ifname} in the guest: '${out.trim().slice(0, 200)}'` });
+  const out = await vm.run('cat', ['/proc/net/dev', '/proc/uptime'], { timeoutMs: 20_000 });
+  return parseGuestNic(out, ifname, vm.name);
+}
+
+/** /proc/net/dev's line for `ifname` (rx: bytes packets errs drop ...; tx from the 9th field) and /proc/uptime's first number. */
+export function parseGuestNic(text: string, ifname: string, who = 'guest'): GuestNicCounters {
+  const line = text.split('\n').find((l) => l.trim().startsWith(`${ifname}:`));
+  const f = line?.trim().slice(ifname.length + 1).trim().split(/\s+/).map(Number) ?? [];
+  const uptime = Number(/^(\d+\.\d+)\s+\d+\.\d+\s*$/m.exec(text)?.[1]);
+  if (f.length < 16 || f.some((x) => !Number.isFinite(x)) || !Number.isFinite(uptime)) {
+    throw new LabError({ code: 'EGUESTCOMMAND', message: `${who}: could not read the counters of ${ifname} in the guest: '${text.trim().slice(0, 300)}'` });
   }
-  return { rxPackets: n[0]!, rxBytes: n[1]!, rxDropped: n[2]!, txPackets: n[3]!, txBytes: n[4]!, txDropped: n[5]!, uptimeMs: Math.round(uptime * 1000) };
+  return { rxBytes: f[0]!, rxPackets: f[1]!, rxDropped: f[3]!, txBytes: f[8]!, txPackets: f[9]!, txDropped: f[11]!, uptimeMs: Math.round(uptime * 1000) };
 }
 
 export interface PktgenConfig {

@@ -332,7 +332,8 @@ export class VmPacketRig {
       pktgenErrors: pktgen.errors,
       guestTxPackets: g1.txPackets - g0.txPackets,
       guestTxDroppedPackets: g1.txDropped - g0.txDropped,
-      ...(t.tap ? { tapRxPackets: delta(v0, v1, t.tap, 'rxPackets'), tapRxDroppedPackets: delta(v0, v1, t.tap, 'rxDropped') } : {}),
+      // tapRxBytes / tapRxPackets is the frame length QEMU wrote, no FCS: pktgen's pkt_size.
+      ...(t.tap ? { tapRxPackets: delta(v0, v1, t.tap, 'rxPackets'), tapRxBytes: delta(v0, v1, t.tap, 'rxBytes'), tapRxDroppedPackets: delta(v0, v1, t.tap, 'rxDropped') } : {}),
       vethDroppedPackets: vethDropped,
       xskDroppedPackets: xskDropped,
       xskFillRingEmpty: stats.rxFillRingEmpty ?? 0,
@@ -377,7 +378,11 @@ export class VmPacketRig {
   }
 }
 
-/** The VmTrialRunner for tests txonly and rxonly: a rig of its own, opened and closed here. */
+/**
+ * The VmTrialRunner for tests txonly and rxonly: a rig of its own, opened and closed here.
+ * ctx.lab is not used: the trial's VM, namespaces and worker live in a Lab of its own, closed
+ * before the trial returns (its state file lets `xdplab doctor --cleanup` find them after a crash).
+ */
 export const runVmPacketTrial: VmTrialRunner = async (ctx) => {
   if (ctx.test !== 'txonly' && ctx.test !== 'rxonly') throw invalidOption('test', `the packet runner runs txonly or rxonly, got '${ctx.test}'`);
   const run: PacketRunOptions = {
@@ -386,8 +391,9 @@ export const runVmPacketTrial: VmTrialRunner = async (ctx) => {
   };
   checkRun(run);
   const rig = await VmPacketRig.open({
+    // The VM is named vmpkt-<id of the trial's lab>, so its QEMU, temp dir and namespaces can be found by one id.
     image: ctx.image, qemuBinary: ctx.qemuBinary, backend: ctx.backend, nicModel: ctx.nicModel,
-    name: `vmpkt-${ctx.test}-${ctx.trial}`, ...(ctx.progress ? { progress: ctx.progress } : {}),
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
   try {
     ctx.progress?.(`${ctx.test} over ${ctx.backend}: ${ctx.frameBytes}-byte frames, xdplab in ${ctx.mode} mode`);
