@@ -346,7 +346,7 @@ export class VmPacketRig {
    * rxonly's window from the worker's cumulative samples (its own clock): the first sample
    * after the warm-up, and the first one durationMs after that. Streams one sample per interval.
    */
-  private async windowFromSamples(o: PacketRunOptions, samples: Array<WorkerSampleEvent & { hostMs: number }>): Promise<{ pps: number; seconds: number }> {
+  private async windowFromSamples(o: PacketRunOptions, samples: Array<WorkerSampleEvent & { hostMs: number }>): Promise<{ pps: number; seconds: number } | undefined> {
     const startHost = performance.now() + o.warmupMs;
     const next = async (afterHost: number, from: number) => {
       const limit = Math.max(afterHost, performance.now()) + 10_000;
@@ -359,7 +359,10 @@ export class VmPacketRig {
     };
     const a = await next(startHost, 0);
     const first = samples[a];
-    if (!first) throw new LabError({ code: 'EWORKER', message: "xdplab's rxonly sent no samples" });
+    if (!first) {
+      if (o.stopSignal?.stop) return undefined; // stopped before the window began
+      throw new LabError({ code: 'EWORKER', message: "xdplab's rxonly sent no samples within 10 s" });
+    }
     let i = a;
     for (;;) {
       const j = await next(0, i + 1);
