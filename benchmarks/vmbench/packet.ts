@@ -188,8 +188,8 @@ export class VmPacketRig {
     const spec: WorkerSpec = {
       netns: t.peer.netns!, ifname: t.peer.ifname, engine, mode: o.mode, frameBytes: o.frameBytes,
       // Not pinned (unlike the bench's peer): pinned to CPU 0 on this 2-core machine shared with
-      // other work, rxonly lost frames (fill ring empty) whenever CPU 0 was busy elsewhere while
-      // the guest kept sending; unpinned it lost none. QEMU's vCPU thread is not pinned either.
+      // other work, rxonly lost more frames (fill ring empty: the worker not scheduled while the
+      // guest kept sending) than unpinned, run for run. QEMU's vCPU thread is not pinned either.
       seconds, warmupMs: 0, sampleMs: onSample ? sampleIntervalMs(o.durationMs) : 0,
       ...(engine === 'txonly' ? { srcMac: t.peerMac, dstMac: this.guestMac, ...(o.count !== undefined ? { maxPackets: o.count } : {}) } : {}),
     };
