@@ -24,12 +24,12 @@ import { suite } from '../helpers/requirements.js';
 /** Lab ids of everything started here: VMs are named vmpkt-<id>, namespaces xl-<id>-*. */
 const ids = new Set<string>();
 
-function leftovers(): { processes: string[]; namespaces: string[]; dirs: string[] } {
+function leftovers(of: Iterable<string> = ids): { processes: string[]; namespaces: string[]; dirs: string[] } {
   const processes: string[] = [];
   const namespaces: string[] = [];
   const dirs: string[] = [];
   const allNs = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
-  for (const id of ids) {
+  for (const id of of) {
     try {
       processes.push(...execFileSync('pgrep', ['-a', '-f', `qemu-system.*-name vmpkt-${id}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean));
     } catch { /* none */ }
@@ -97,6 +97,8 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
   });
 
   it('txonly to the guest, a fixed count: the guest receives every frame sent', async () => {
+    // The worker has no rate limit; a fixed count (--max-packets) below the tap's queue
+    // (txqueuelen 1000) and the backlog may go at full speed without a frame being dropped.
     const out = await rig!.txonly({ mode: 'native', frameBytes: 64, warmupMs: 0, durationMs: 0, count: 256 });
     expect(out.metrics).toMatchObject({ workerSentPackets: 256, sentPackets: 256, receivedPackets: 256, droppedPackets: 0 });
     expect(out.attached).toEqual({ mode: 'native', zeroCopy: false });
@@ -179,6 +181,16 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
     expect(err.message).toMatch(/-netdev af-xdp,id=n0,ifname=xl-[0-9a-f]{6}-q\d+,queues=1,start-queue=0/);
     expect(err.hint).toMatch(/--qemu PATH or XDPLAB_QEMU/);
     ids.add(/ifname=xl-([0-9a-f]{6})-/.exec(err.message)![1]!);
+  }, 60_000);
+
+  it('a trial that fails after its namespaces exist (QEMU exits at start) leaves nothing behind', async () => {
+    const err = await expectError(runVmPacketTrial(context({ nicModel: 'no-such-nic' }, [], [])));
+    expect(err.code).toBe('EQEMUEXIT');
+    expect(err.message).toMatch(/no-such-nic/);
+    const id = /ip netns exec xl-([0-9a-f]{6})-v\d+ /.exec(err.hint ?? '')?.[1];
+    expect(id, err.hint).toBeDefined();
+    ids.add(id!);
+    expect(leftovers([id!])).toEqual({ processes: [], namespaces: [], dirs: [] });
   }, 60_000);
 
   it('bad input: an unknown backend and an impossible frame size fail before anything starts', async () => {
