@@ -47,6 +47,8 @@ export interface WorkerOptions {
   /** inhibit + sock-fds from xdplab helper: the sockets, and the ifindex and mode it attached. */
   sockFds?: string;
   ifindex?: number;
+  /** txonly: stop queueing after this many frames (a fixed count, e.g. for exact checks). */
+  maxPackets?: number;
 }
 
 export interface WorkerResult {
@@ -89,7 +91,7 @@ export interface WorkerError { ok: false; error: { code: string; message: string
 const USAGE = `usage: worker.js --ifname IF --engine txonly|rxonly [--netns NS] [--mode native|skb]
   [--seconds 5] [--warmup-ms 1000] [--batch 64] [--frame-bytes 64] [--frame-size 4096]
   [--frame-count 4096] [--ring-size 2048] [--busy-poll 0] [--tx-budget 0] [--cpu N]
-  [--sample-ms 1000] [--force-copy] [--src-mac MAC] [--dst-mac MAC]
+  [--sample-ms 1000] [--force-copy] [--src-mac MAC] [--dst-mac MAC] [--max-packets N]
   [--sock-fds FD:FD --ifindex N]   sockets from xdplab helper (no capabilities needed)`;
 
 function usage(message: string): never {
@@ -114,7 +116,7 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
       'ring-size': { type: 'string' }, 'busy-poll': { type: 'string' }, 'tx-budget': { type: 'string' },
       cpu: { type: 'string' }, 'sample-ms': { type: 'string' }, 'force-copy': { type: 'boolean' },
       'src-mac': { type: 'string' }, 'dst-mac': { type: 'string' },
-      'peer-ifname': { type: 'string' }, flows: { type: 'string' },
+      'peer-ifname': { type: 'string' }, flows: { type: 'string' }, 'max-packets': { type: 'string' },
       'sock-fds': { type: 'string' }, ifindex: { type: 'string' },
     },
   });
@@ -151,6 +153,7 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
   if (values['dst-mac']) o.dstMac = values['dst-mac'];
   if ((values['sock-fds'] === undefined) !== (values.ifindex === undefined)) usage('--sock-fds and --ifindex go together');
   if (values['sock-fds'] !== undefined) { o.sockFds = values['sock-fds']; o.ifindex = int('ifindex', values.ifindex, 0, 1); }
+  if (values['max-packets'] !== undefined) o.maxPackets = int('max-packets', values['max-packets'], 0, 1);
   return o;
 }
 
@@ -208,6 +211,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
       frameBytes: o.frameBytes,
       frame: { ...(o.srcMac ? { srcMac: o.srcMac } : {}), ...(o.dstMac ? { dstMac: o.dstMac } : {}) },
       flows: o.flows,
+      ...(o.maxPackets !== undefined ? { maxPackets: o.maxPackets } : {}),
       ...(peer ? { peer } : {}),
     });
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });

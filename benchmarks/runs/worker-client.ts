@@ -27,6 +27,8 @@ export interface WorkerSpec {
   ifindex?: number;
   frameCount?: number;
   ringSize?: number;
+  /** txonly: stop after this many frames. */
+  maxPackets?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -61,6 +63,7 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.passedFd !== undefined) a.push('--sock-fds', '3', '--ifindex', String(s.ifindex));
   if (s.frameCount) a.push('--frame-count', String(s.frameCount));
   if (s.ringSize) a.push('--ring-size', String(s.ringSize));
+  if (s.maxPackets !== undefined) a.push('--max-packets', String(s.maxPackets));
   return a;
 }
 
