@@ -19,6 +19,8 @@ Commands:
                 Compare two reports (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
                 Build or show the guest image the lab's VMs boot
+  vm bench [--backends LIST] [--tests LIST] [--quick] ...
+                QEMU network backends (user, tap, stream, dgram, af-xdp, ...) with VMs; a report
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 

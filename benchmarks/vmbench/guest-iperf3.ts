@@ -1,0 +1,119 @@
+// iperf3 around VMs: the server as a daemon in a guest, the client on the host side (the host or
+// a lab namespace) or in another guest. iperf3 3.12 prints its JSON when the test ends, so the
+// per-second samples come from its `intervals` then. A client run is bounded in time, and ends
+// early with the reason when a VM's QEMU exits under it.
+import { LabError } from '../../native/errors.js';
+import type { Lab } from '../lab/lab.js';
+import { parseIperf3Json } from '../tools/iperf3.js';
+import type { StartedVm } from './vms.js';
+import type { ClientSide } from './topology.js';
+
+export interface ClientRun {
+  bitsPerSecond: number;
+  /** Bytes the receiving side counted. */
+  bytes: number;
+  retransmits: number;
+  intervals: { startMs: number; durationMs: number; bitsPerSecond: number }[];
+  commandLine: string;
+}
+
+/** Starts `iperf3 -s -D` in the guest (daemonized: setsid, so the agent's exec returns at once). */
+export async function startGuestServer(v: StartedVm, port: number): Promise<string> {
+  const args = ['-s', '-D', '-p', String(port)];
+  await v.vm.run('iperf3', args, { timeoutMs: 20_000 });
+  await waitGuestListening(v, port);
+  return `(in guest ${v.vm.name}) iperf3 ${args.join(' ')}`;
+}
+
+/**
+ * Until the guest's server listens: at start, and between tests (iperf3 re-creates its listening
+ * socket after each test). Through slirp's hostfwd a client that comes too early is not refused:
+ * slirp accepts, fails to reach the guest, and closes ("control socket has closed unexpectedly").
+ */
+export async function waitGuestListening(v: StartedVm, port: number): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  await v.vm.run('sh', ['-c', `n=0; while [ $n -lt 200 ]; do grep -q ':${hex} [0:]*:0000 0A' /proc/net/tcp6 /proc/net/tcp 2>/dev/null && exit 0; usleep 50000; n=$((n + 1)); done; echo 'iperf3 -s did not listen within 10 s' >&2; exit 1`], { timeoutMs: 20_000 });
+}
+
+function bytesOf(text: string): number {
+  try {
+    const j = JSON.parse(text) as { end?: { sum_received?: { bytes?: number } } };
+    return j.end?.sum_received?.bytes ?? 0;
+  } catch { return 0; }
+}
+
+/** Rejects as soon as one of the VMs is no longer running; stop() ends the watch. */
+function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const gone = vms.find((v) => !v.vm.running);
+      if (gone) {
+        clearInterval(timer);
+        reject(new LabError({ code: 'EQEMUEXIT', message: `QEMU of ${gone.vm.name} exited during the iperf3 run; last console lines:\n${gone.vm.consoleTail(5)}` }));
+      }
+    }, 100);
+  });
+  exited.catch(() => { /* raced below */ });
+  return { exited, stop: () => clearInterval(timer) };
+}
+
+// Failures of the control connection's start (the data has not begun): worth another try.
+const RETRYABLE = /Connection refused|Connection reset|control socket has closed unexpectedly|unable to receive control message|unable to connect|No route to host|Network is unreachable|Connection timed out/i;
+
+/** One iperf3 client run (reverse: -R, the server sends); retried while the server is not up. */
+export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o: { durationMs: number; reverse: boolean; stop?: { stop: boolean } }): Promise<ClientRun> {
+  const seconds = Math.max(1, Math.round(o.durationMs / 1000));
+  const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', ...(o.reverse ? ['-R'] : [])];
+  // Generous: TCG guests are slow to start iperf3, and the machine is shared.
+  const limitMs = seconds * 1000 + 30_000;
+  const where = side.kind === 'guest' ? `(in guest ${vms[side.vm]!.vm.name})` : side.netns ? `ip netns exec ${side.netns}` : '';
+  const commandLine = `${where ? `${where} ` : ''}iperf3 ${args.join(' ')}`;
+  const watch = watchVms(vms);
+  try {
+    let last = '';
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (o.stop?.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
+      const r = await Promise.race([runOnce(lab, side, vms, args, limitMs), watch.exited]);
+      last = r.stdout || r.stderr;
+      if (r.code === 0) {
+        const p = parseIperf3Json(r.stdout);
+        return {
+          bitsPerSecond: p.receivedBitsPerSecond, bytes: bytesOf(r.stdout), retransmits: p.retransmits,
+          intervals: p.intervals.map((i) => ({ startMs: i.startMs, durationMs: i.durationMs, bitsPerSecond: i.bitsPerSecond })),
+          commandLine,
+        };
+      }
+      if (r.timedOut) throw new LabError({ code: 'ETIMEDOUT', message: `iperf3 client did not finish within ${limitMs / 1000} s (${commandLine}); traffic stopped flowing (link down, or a backend that lost its peer)` });
+      if (!RETRYABLE.test(last)) break;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    let reason = last.trim();
+    try { parseIperf3Json(last); } catch (e) { reason = e instanceof LabError ? e.message : reason; }
+    throw new LabError({ code: 'EIPERF3', message: `iperf3 client failed (${commandLine}): ${reason.slice(0, 400)}` });
+  } finally {
+    watch.stop();
+  }
+}
+
+interface Once { code: number | null; stdout: string; stderr: string; timedOut: boolean }
+
+async function runOnce(lab: Lab, side: ClientSide, vms: StartedVm[], args: string[], limitMs: number): Promise<Once> {
+  if (side.kind === 'guest') {
+    try {
+      const r = await vms[side.vm]!.vm.exec('iperf3', args, { timeoutMs: limitMs });
+      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut: false };
+    } catch (e) {
+      if (e instanceof LabError && e.code === 'ETIMEDOUT') return { code: null, stdout: '', stderr: e.message, timedOut: true };
+      throw e;
+    }
+  }
+  const child = lab.spawn(side.netns, 'iperf3', args);
+  return new Promise((resolve) => {
+    let stdout = '', stderr = '', timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, limitMs);
+    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.once('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, timedOut }); });
+  });
+}
