@@ -58,13 +58,21 @@ function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
   return { exited, stop: () => clearInterval(timer) };
 }
 
-// Failures of the control connection's start (the data has not begun): worth another try.
-const RETRYABLE = /Connection refused|Connection reset|control socket has closed unexpectedly|unable to receive control message|unable to connect|No route to host|Network is unreachable|Connection timed out/i;
+// Failures of the control connection's start: worth another try while no data has flowed.
+const RETRYABLE = /Connection refused|Connection reset|control socket has closed unexpectedly|unable to receive control message|unable to connect/i;
+const RETRY_FOR_MS = 15_000;
+
+/** Whether iperf3's JSON shows that the test began (then a failure is the test's, not the start's). */
+function began(text: string): boolean {
+  try { return ((JSON.parse(text) as { intervals?: unknown[] }).intervals ?? []).length > 0; } catch { return false; }
+}
 
 /** One iperf3 client run (reverse: -R, the server sends); retried while the server is not up. */
 export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o: { durationMs: number; reverse: boolean; stop?: { stop: boolean } }): Promise<ClientRun> {
   const seconds = Math.max(1, Math.round(o.durationMs / 1000));
-  const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', ...(o.reverse ? ['-R'] : [])];
+  // --snd-timeout: a sender whose data stays unacknowledged for 10 s (a link set down, a peer
+  // gone) gives up, instead of the run hanging until our limit.
+  const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', '--snd-timeout', '10000', ...(o.reverse ? ['-R'] : [])];
   // Generous: TCG guests are slow to start iperf3, and the machine is shared.
   const limitMs = seconds * 1000 + 30_000;
   const where = side.kind === 'guest' ? `(in guest ${vms[side.vm]!.vm.name})` : side.netns ? `ip netns exec ${side.netns}` : '';
@@ -72,7 +80,8 @@ export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o:
   const watch = watchVms(vms);
   try {
     let last = '';
-    for (let attempt = 0; attempt < 20; attempt++) {
+    const retryUntil = Date.now() + RETRY_FOR_MS;
+    for (;;) {
       if (o.stop?.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
       const r = await Promise.race([runOnce(lab, side, vms, args, limitMs), watch.exited]);
       last = r.stdout || r.stderr;
@@ -85,7 +94,7 @@ export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o:
         };
       }
       if (r.timedOut) throw new LabError({ code: 'ETIMEDOUT', message: `iperf3 client did not finish within ${limitMs / 1000} s (${commandLine}); traffic stopped flowing (link down, or a backend that lost its peer)` });
-      if (!RETRYABLE.test(last)) break;
+      if (!RETRYABLE.test(last) || began(r.stdout) || Date.now() > retryUntil) break;
       await new Promise((res) => setTimeout(res, 300));
     }
     let reason = last.trim();

@@ -70,15 +70,8 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
     for (const reverse of [false, true]) {
       if (ctx.stopSignal.stop) break;
       ctx.progress?.(`${backend}: iperf3 ${reverse ? 'reverse' : 'forward'}`);
-      let r: ClientRun;
-      try {
-        await waitGuestListening(vms[topo.server.vm]!, GUEST_IPERF3_PORT);
-        r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
-      } catch (err) {
-        const what = fault.what();
-        if (what && err instanceof LabError) throw new LabError({ code: err.code === 'ENOTOOL' ? 'EFAULT' : err.code, message: `${what}: ${err.message}` });
-        throw err;
-      }
+      await waitGuestListening(vms[topo.server.vm]!, GUEST_IPERF3_PORT);
+      const r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
       runs.push(r);
       commandLines.push(r.commandLine);
       const metric = reverse ? 'reverseBitsPerSecond' : 'bitsPerSecond';
@@ -99,7 +92,10 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
       commandLines,
     };
   } catch (err) {
-    throw new VmTrialError(err, commandLines);
+    // A failure after an injected fault says so first (and is never "unavailable").
+    const what = fault.what();
+    const text = err instanceof Error ? err.message : String(err);
+    throw new VmTrialError(what ? new LabError({ code: 'EFAULT', message: `${what}: ${text}` }) : err, commandLines);
   } finally {
     fault.cancel();
     await stopVms(vms);

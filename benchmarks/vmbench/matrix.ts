@@ -74,7 +74,7 @@ export async function startVmBench(o: VmBenchOptions, onProgress: (p: VmBenchPro
     schemaVersion: REPORT_SCHEMA_VERSION, id: runId, createdAt: new Date().toISOString(), status: 'incomplete', command: o.command,
     scenario: {
       kind: 'vm-bench', backends, tests, durationMs: o.durationMs, trials: o.trials, nicModel: o.nicModel, qemu: binary.path, quick: !!o.quick,
-      ...(o.fault ? { fault: o.fault } : {}),
+      ...(o.faults?.length ? { faults: o.faults } : {}),
     },
     environment, rows: plans.map(emptyRow), samples: [],
   };
@@ -111,7 +111,7 @@ async function execute(writer: ReportWriter, plans: VmRowPlan[], o: VmBenchOptio
         const startedAt = new Date().toISOString();
         const t0 = Date.now();
         try {
-          const fault = o.fault?.rows.includes(plan.id) ? o.fault : undefined;
+          const fault = o.faults?.find((f) => f.row === plan.id);
           const out = fault && plan.test === 'iperf3'
             ? await runIperf3Trial(ctx, { fault: fault.kind, ...(fault.afterMs !== undefined ? { faultAfterMs: fault.afterMs } : {}) })
             : await runner(ctx);

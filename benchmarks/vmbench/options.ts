@@ -31,8 +31,8 @@ export interface VmBenchOptions {
   quick?: boolean;
   reportsDir: string;
   command: string[];
-  /** Injected into the iperf3 trials of the rows it names (backend/test), for fault tests. */
-  fault?: { kind: VmFault; rows: string[]; afterMs?: number };
+  /** Faults injected into the iperf3 trials of the rows they name (backend/iperf3), to see how a run reports them. */
+  faults?: { kind: VmFault; row: string; afterMs?: number }[];
   /** Facts about this host (tests may pass their own). */
   host?: HostFacts;
 }
@@ -55,8 +55,10 @@ export function validateVmBench(o: VmBenchOptions): { backends: ReturnType<typeo
   if (!(NIC_MODELS as readonly string[]).includes(o.nicModel)) {
     throw new LabError({ code: 'EINVALIDOPTION', field: 'nic', message: `nic: unknown NIC model '${o.nicModel}'; allowed: ${NIC_MODELS.join(', ')}` });
   }
-  if (o.fault && !VM_FAULTS.includes(o.fault.kind)) {
-    throw new LabError({ code: 'EINVALIDOPTION', field: 'fault', message: `fault: unknown fault '${o.fault.kind}'; allowed: ${VM_FAULTS.join(', ')}` });
+  for (const f of o.faults ?? []) {
+    if (!VM_FAULTS.includes(f.kind)) throw new LabError({ code: 'EINVALIDOPTION', field: 'fault', message: `fault: unknown fault '${f.kind}'; allowed: ${VM_FAULTS.join(', ')}` });
+    const rows = backends.map((b) => `${b}/iperf3`);
+    if (!rows.includes(f.row)) throw new LabError({ code: 'EINVALIDOPTION', field: 'fault-rows', message: `fault-rows: '${f.row}' is not an iperf3 row of this run; allowed: ${rows.join(', ')}` });
   }
   return { backends, tests };
 }

@@ -60,14 +60,13 @@ export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; jso
     command: ['xdplab', 'vm', 'bench', ...args],
     ...(v.qemu ? { qemu: v.qemu } : {}),
   };
-  if (v.fault !== undefined) {
-    const rows = list(v['fault-rows']);
-    options.fault = { kind: v.fault as VmFault, rows: rows ?? [] };
-  }
   if (!v.help) {
     try {
       const { backends: expanded } = validateVmBench(options);
-      if (options.fault && options.fault.rows.length === 0) options.fault.rows = [`${expanded[0]}/iperf3`];
+      if (v.fault !== undefined) {
+        options.faults = (list(v['fault-rows']) ?? [`${expanded[0]}/iperf3`]).map((row) => ({ kind: v.fault as VmFault, row }));
+        validateVmBench(options);
+      }
     } catch (err) {
       // Bad values are usage errors (exit 2), named after the flag.
       if (err instanceof LabError && err.code === 'EINVALIDOPTION') throw new UsageError(`xdplab vm bench: --${err.field ?? ''}: ${err.message.replace(/^[a-z-]+: /, '')}`);
