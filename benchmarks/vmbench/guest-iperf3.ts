@@ -42,6 +42,15 @@ function bytesOf(text: string): number {
   } catch { return 0; }
 }
 
+/** The error for a VM whose QEMU exited under a run: how it ended and its last console lines. */
+async function exitedError(v: StartedVm): Promise<LabError> {
+  // stop() on an exited VM only collects its exit status (and removes its files).
+  const s = await v.vm.stop();
+  const how = s.signal ? `was killed by ${s.signal}` : `exited with code ${s.exitCode}`;
+  const con = v.vm.consoleTail(5);
+  return new LabError({ code: 'EQEMUEXIT', message: `QEMU of ${v.vm.name} ${how} during the iperf3 run${con ? `; last console lines:\n${con}` : ''}` });
+}
+
 /** Rejects as soon as one of the VMs is no longer running; stop() ends the watch. */
 function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +59,7 @@ function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
       const gone = vms.find((v) => !v.vm.running);
       if (gone) {
         clearInterval(timer);
-        reject(new LabError({ code: 'EQEMUEXIT', message: `QEMU of ${gone.vm.name} exited during the iperf3 run; last console lines:\n${gone.vm.consoleTail(5)}` }));
+        void exitedError(gone).then(reject);
       }
     }, 100);
   });
@@ -58,9 +67,23 @@ function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
   return { exited, stop: () => clearInterval(timer) };
 }
 
+/** A client failure is QEMU's when one exited: its exit is noticed a moment after its sockets close. */
+async function qemuExitBehind(vms: StartedVm[]): Promise<LabError | undefined> {
+  for (let i = 0; i < 10; i++) {
+    const gone = vms.find((v) => !v.vm.running);
+    if (gone) return exitedError(gone);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
 // Failures of the control connection's start: worth another try while no data has flowed.
 const RETRYABLE = /Connection refused|Connection reset|control socket has closed unexpectedly|unable to receive control message|unable to connect/i;
 const RETRY_FOR_MS = 15_000;
+
+function parsed(text: string): ReturnType<typeof parseIperf3Json> | undefined {
+  try { return parseIperf3Json(text); } catch { return undefined; }
+}
 
 /** Whether iperf3's JSON shows that the test began (then a failure is the test's, not the start's). */
 function began(text: string): boolean {
@@ -73,8 +96,9 @@ export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o:
   // --snd-timeout: a sender whose data stays unacknowledged for 10 s (a link set down, a peer
   // gone) gives up, instead of the run hanging until our limit.
   const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', '--snd-timeout', '10000', ...(o.reverse ? ['-R'] : [])];
-  // Generous: TCG guests are slow to start iperf3, and the machine is shared.
-  const limitMs = seconds * 1000 + 30_000;
+  // Generous: TCG guests are slow to start iperf3, and the machine is shared. A run whose traffic
+  // stopped (a link set down) ends here: iperf3 itself would wait for its results forever.
+  const limitMs = seconds * 1000 + Math.max(15_000, seconds * 1000);
   const where = side.kind === 'guest' ? `(in guest ${vms[side.vm]!.vm.name})` : side.netns ? `ip netns exec ${side.netns}` : '';
   const commandLine = `${where ? `${where} ` : ''}iperf3 ${args.join(' ')}`;
   const watch = watchVms(vms);
@@ -85,18 +109,21 @@ export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o:
       if (o.stop?.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
       const r = await Promise.race([runOnce(lab, side, vms, args, limitMs), watch.exited]);
       last = r.stdout || r.stderr;
-      if (r.code === 0) {
-        const p = parseIperf3Json(r.stdout);
+      // iperf3 -J may exit 0 with an "error" in its JSON (a control connection that closed).
+      const p = r.code === 0 ? parsed(r.stdout) : undefined;
+      if (p) {
         return {
           bitsPerSecond: p.receivedBitsPerSecond, bytes: bytesOf(r.stdout), retransmits: p.retransmits,
           intervals: p.intervals.map((i) => ({ startMs: i.startMs, durationMs: i.durationMs, bitsPerSecond: i.bitsPerSecond })),
           commandLine,
         };
       }
-      if (r.timedOut) throw new LabError({ code: 'ETIMEDOUT', message: `iperf3 client did not finish within ${limitMs / 1000} s (${commandLine}); traffic stopped flowing (link down, or a backend that lost its peer)` });
+      if (r.timedOut) throw (await qemuExitBehind(vms)) ?? new LabError({ code: 'ETIMEDOUT', message: `iperf3 client did not finish within ${limitMs / 1000} s (${commandLine}); traffic stopped flowing (link down, or a backend that lost its peer)` });
       if (!RETRYABLE.test(last) || began(r.stdout) || Date.now() > retryUntil) break;
       await new Promise((res) => setTimeout(res, 300));
     }
+    const behind = await qemuExitBehind(vms);
+    if (behind) throw behind;
     let reason = last.trim();
     try { parseIperf3Json(last); } catch (e) { reason = e instanceof LabError ? e.message : reason; }
     throw new LabError({ code: 'EIPERF3', message: `iperf3 client failed (${commandLine}): ${reason.slice(0, 400)}` });
