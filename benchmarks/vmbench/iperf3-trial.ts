@@ -16,8 +16,7 @@ import { commandLineOf, startTopologyVms, stopVms, type StartedVm } from './vms.
 
 export const GUEST_IPERF3_PORT = 5201;
 
-
-/** Extra knobs beyond the contract (VmTrialContext): a fault injected after the forward run starts. */
+/** Beyond the contract (VmTrialContext): a fault injected faultAfterMs (default 500) after the VMs are ready. */
 export interface Iperf3TrialOptions { fault?: VmFault; faultAfterMs?: number }
 
 function resolveBackend(name: string): VmBackendName {
