@@ -19,6 +19,8 @@ Commands:
                 Compare two reports (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
                 Build or show the guest image the lab's VMs boot
+  vm bench [--backends LIST] [--tests LIST] [--quick] ...
+                QEMU network backends (user, tap, stream, dgram, af-xdp, ...) with VMs; a report
   helper [--config FILE] [--socket PATH]
                 The privileged steps for an unprivileged xdplab (bench --helper), over a unix socket
   serve [--port N] [--host 127.0.0.1]

@@ -1,0 +1,117 @@
+// `xdplab vm bench`: QEMU network backends x tests with VMs, a progress bar while it runs, a table
+// when it ends, and reports/<time>-<id>/ in the bench report's schema.
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { LabError } from '../../../native/errors.js';
+import { BACKEND_ALIASES, VM_BACKENDS } from '../../vmbench/backends.js';
+import { NIC_MODELS, VM_BENCH_DEFAULTS, VM_BENCH_QUICK, VM_FAULTS, validateVmBench, type VmBenchOptions, type VmFault } from '../../vmbench/options.js';
+import { VM_TESTS } from '../../vmbench/vm-trial.js';
+import { parseFlags, UsageError, type Io } from '../io.js';
+import type { Report } from '../../report/schema.js';
+
+export const VM_BENCH_USAGE = `Usage: xdplab vm bench [options]
+
+Boots QEMU VMs (KVM where usable, else TCG) with each network backend and runs the tests through
+them; one report row per backend x test. A backend this QEMU or machine cannot run is a row
+marked unavailable with the reason and what to install.
+
+Options:
+  --backends LIST   default: all. Backends:
+${VM_BACKENDS.map((b) => `                      ${b.name.padEnd(12)} ${b.summary}`).join('\n')}
+                    Short names: ${Object.entries(BACKEND_ALIASES).filter(([k]) => k !== 'all').map(([k, v]) => `${k} = ${v.join(',')}`).join('; ')}; all = every backend
+  --tests LIST      ${VM_TESTS.join(',')} (default iperf3). iperf3: TCP forward (host -> guest, or
+                    VM a -> VM b) then reverse (-R). txonly/rxonly: packet tests (tap, af-xdp)
+  --duration S      seconds per iperf3 direction (default ${VM_BENCH_DEFAULTS.durationMs / 1000})
+  --trials N        trials per row, each with fresh VMs (default ${VM_BENCH_DEFAULTS.trials})
+  --nic MODEL       ${NIC_MODELS.join(' | ')} (default ${VM_BENCH_DEFAULTS.nicModel})
+  --qemu PATH       the QEMU binary (default $XDPLAB_QEMU, else qemu-system-x86_64 on PATH)
+  --quick           ${VM_BENCH_QUICK.trials} trial of ${VM_BENCH_QUICK.durationMs / 1000} s per row
+  --out DIR         reports directory (default ./reports)
+  --json            print the report as JSON instead of the table
+  --fault KIND      inject a fault into the first row's iperf3 trials (${VM_FAULTS.join(', ')}),
+                    to see how a run reports it; --fault-rows LIST picks other rows (backend/iperf3)
+  -h, --help        this help
+`;
+
+const list = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean));
+
+function seconds(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`xdplab vm bench: --${name}: expected a number of seconds, got '${v}'`);
+  return Math.round(n * 1000);
+}
+
+export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; json: boolean; help: boolean } {
+  const v = parseFlags('vm bench', args, {
+    backends: { type: 'string' }, tests: { type: 'string' }, duration: { type: 'string' }, trials: { type: 'string' },
+    nic: { type: 'string' }, qemu: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
+    fault: { type: 'string' }, 'fault-rows': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  const quick = !!v.quick;
+  const backends = list(v.backends) ?? ['all'];
+  const trialsText = v.trials;
+  if (trialsText !== undefined && !/^\d+$/.test(trialsText)) throw new UsageError(`xdplab vm bench: --trials: expected a whole number, got '${trialsText}'`);
+  const options: VmBenchOptions = {
+    backends, tests: list(v.tests) ?? ['iperf3'],
+    durationMs: seconds('duration', v.duration) ?? (quick ? VM_BENCH_QUICK.durationMs : VM_BENCH_DEFAULTS.durationMs),
+    trials: trialsText !== undefined ? Number(trialsText) : quick ? VM_BENCH_QUICK.trials : VM_BENCH_DEFAULTS.trials,
+    nicModel: v.nic ?? VM_BENCH_DEFAULTS.nicModel, quick, reportsDir: v.out ?? process.env.XDPLAB_REPORTS_DIR ?? join(process.cwd(), 'reports'),
+    command: ['xdplab', 'vm', 'bench', ...args],
+    ...(v.qemu ? { qemu: v.qemu } : {}),
+  };
+  if (!v.help) {
+    try {
+      const { backends: expanded } = validateVmBench(options);
+      if (v.fault !== undefined) {
+        options.faults = (list(v['fault-rows']) ?? [`${expanded[0]}/iperf3`]).map((row) => ({ kind: v.fault as VmFault, row }));
+        validateVmBench(options);
+      }
+    } catch (err) {
+      // Bad values are usage errors (exit 2), named after the flag.
+      if (err instanceof LabError && err.code === 'EINVALIDOPTION') throw new UsageError(`xdplab vm bench: --${err.field ?? ''}: ${err.message.replace(/^[a-z-]+: /, '')}`);
+      throw err;
+    }
+  }
+  return { options, json: !!v.json, help: !!v.help };
+}
+
+const fmt = (x: number | undefined, scale: number) => (x === undefined || !Number.isFinite(x) ? '-' : (x / scale).toFixed(3));
+
+export function vmReportTable(r: Report): string {
+  const head = ['row', 'forward Gbps (min-max)', 'reverse Gbps (min-max)', 'boot s', 'status'];
+  const lines = r.rows.map((row) => {
+    const f = row.stats.bitsPerSecond, b = row.stats.reverseBitsPerSecond, boot = row.stats.bootMs;
+    return [
+      row.id, f ? `${fmt(f.median, 1e9)} (${fmt(f.min, 1e9)}-${fmt(f.max, 1e9)})` : '', b ? `${fmt(b.median, 1e9)} (${fmt(b.min, 1e9)}-${fmt(b.max, 1e9)})` : '',
+      boot ? fmt(boot.median, 1e3) : '', row.status + (row.reason ? `: ${row.reason.split('\n')[0]!.slice(0, 160)}` : ''),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const line = (l: string[]) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(head), ...lines.map(line)].join('\n') + '\n';
+}
+
+export async function run(args: string[], io: Io): Promise<number> {
+  const a = parseVmBenchArgs(args);
+  if (a.help) { io.out(VM_BENCH_USAGE); return 0; }
+  const { startVmBench } = await import('../../vmbench/matrix.js');
+  const bar = a.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {message}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let lastRow = '';
+  const handle = await startVmBench(a.options, (p) => {
+    if (bar) bar.update(Math.round(p.fraction * 100), { row: p.row, trial: `${p.trial + 1}/${p.trials}`, message: p.message });
+    else if (!a.json && p.row !== lastRow) { io.err(`  ${p.rowIndex + 1}/${p.rows} ${p.row}\n`); lastRow = p.row; }
+  });
+  io.err(`xdplab: vm bench run ${handle.runId}, writing ${handle.dir}\n`);
+  bar?.start(100, 0, { row: '', trial: '', message: '' });
+  // First SIGINT: stop after the current trial and keep the report; a second one: the Lab's
+  // handler removes everything and exits.
+  const onSignal = () => handle.stop();
+  process.once('SIGINT', onSignal);
+  const report = await handle.done;
+  process.off('SIGINT', onSignal);
+  bar?.stop();
+  if (a.json) io.out(JSON.stringify(report, null, 1) + '\n');
+  else io.out(vmReportTable(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
+  return report.status === 'complete' ? 0 : 1;
+}

@@ -1,0 +1,104 @@
+// The iperf3 test of one backend: build its topology, boot its VM(s), TCP from the client side to
+// the guest's server (forward) and back (-R, reverse), stop everything. Forward is host -> guest
+// for host<->guest backends and VM a -> VM b for guest<->guest ones.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LabError } from '../../native/errors.js';
+import { expandBackends, type VmBackendName } from './backends.js';
+import type { VmFault } from './options.js';
+import { runClient, startGuestServer, waitGuestListening, type ClientRun } from './guest-iperf3.js';
+import { capabilitiesFor, hostFacts, requireBackend } from './prerequisites.js';
+import { buildTopology } from './topology.js';
+import { VmTrialError } from './trial-error.js';
+import type { VmTrialContext, VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
+import { commandLineOf, startTopologyVms, stopVms, type StartedVm } from './vms.js';
+
+export const GUEST_IPERF3_PORT = 5201;
+
+/** Beyond the contract (VmTrialContext): a fault injected faultAfterMs (default 500) after the VMs are ready. */
+export interface Iperf3TrialOptions { fault?: VmFault; faultAfterMs?: number }
+
+function resolveBackend(name: string): VmBackendName {
+  const [b, ...more] = expandBackends([name]);
+  if (!b || more.length) throw new LabError({ code: 'EINVALIDOPTION', field: 'backend', message: `backend: '${name}' names ${more.length + 1} backends; a trial runs one` });
+  return b;
+}
+
+/** Schedules the fault; returns a description of what happened, read when the trial fails. */
+function injectFault(vms: StartedVm[], fault: VmFault | undefined, afterMs: number): { cancel(): void; what(): string | undefined } {
+  if (!fault) return { cancel: () => {}, what: () => undefined };
+  let done: string | undefined;
+  const target = vms[vms.length - 1]!;
+  const timer = setTimeout(() => {
+    if (fault === 'kill-qemu') {
+      if (target.vm.pid) { try { process.kill(target.vm.pid, 'SIGKILL'); } catch { /* gone */ } }
+      done = `fault injected: QEMU of ${target.vm.name} killed (SIGKILL) ${afterMs} ms after the VMs were ready`;
+    } else {
+      done = `fault injected: set_link n0 off over QMP on ${target.vm.name} ${afterMs} ms after the VMs were ready`;
+      target.qmp.execute('set_link', { name: 'n0', up: false }).catch(() => { /* reported through the trial */ });
+    }
+  }, afterMs);
+  return { cancel: () => clearTimeout(timer), what: () => done };
+}
+
+export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOptions = {}): Promise<VmTrialOutcome> {
+  const backend = resolveBackend(ctx.backend);
+  const caps = await capabilitiesFor(ctx.qemuBinary);
+  requireBackend(backend, caps, hostFacts());
+  const lab = ctx.lab;
+  const dir = lab.trackFile(mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xlvb-')));
+  ctx.progress?.(`${backend}: building the topology`);
+  const topo = await buildTopology(backend, {
+    lab, dir, nicModel: ctx.nicModel, serverPort: GUEST_IPERF3_PORT,
+    namePrefix: `xlvb-${lab.id}-${backend}`.slice(0, 36),
+  });
+  ctx.progress?.(`${backend}: booting ${topo.vms.length} VM(s)`);
+  let vms: StartedVm[];
+  try {
+    vms = await startTopologyVms(topo, { lab, qemuBinary: ctx.qemuBinary, image: ctx.image, dataDirs: caps.dataDirs });
+  } catch (err) {
+    throw new VmTrialError(err, topo.setupCommands);
+  }
+  const fault = injectFault(vms, options.fault, options.faultAfterMs ?? 500);
+  const commandLines = [...vms.map((v) => commandLineOf(v.vm)), ...topo.setupCommands];
+  try {
+    commandLines.push(await startGuestServer(vms[topo.server.vm]!, GUEST_IPERF3_PORT));
+    const runs: ClientRun[] = [];
+    let offsetMs = 0;
+    for (const reverse of [false, true]) {
+      if (ctx.stopSignal.stop) break;
+      ctx.progress?.(`${backend}: iperf3 ${reverse ? 'reverse' : 'forward'}`);
+      await waitGuestListening(vms[topo.server.vm]!, GUEST_IPERF3_PORT);
+      const r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
+      runs.push(r);
+      commandLines.push(r.commandLine);
+      const metric = reverse ? 'reverseBitsPerSecond' : 'bitsPerSecond';
+      for (const i of r.intervals) {
+        ctx.sample({ row: ctx.rowId, trial: ctx.trial, tMs: Math.round(offsetMs + i.startMs), intervalMs: Math.round(i.durationMs), metrics: { [metric]: i.bitsPerSecond } });
+      }
+      offsetMs += ctx.durationMs;
+    }
+    const [fwd, rev] = runs;
+    if (!fwd || !rev) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped before both iperf3 directions ran' });
+    return {
+      metrics: {
+        bitsPerSecond: fwd.bitsPerSecond, reverseBitsPerSecond: rev.bitsPerSecond,
+        bytes: fwd.bytes, reverseBytes: rev.bytes,
+        retransmits: fwd.retransmits, reverseRetransmits: rev.retransmits,
+        bootMs: Math.max(...vms.map((v) => v.vm.bootMs)),
+      },
+      commandLines,
+    };
+  } catch (err) {
+    // A failure after an injected fault says so first (and is never "unavailable").
+    const what = fault.what();
+    const text = err instanceof Error ? err.message : String(err);
+    throw new VmTrialError(what ? new LabError({ code: 'EFAULT', message: `${what}: ${text}` }) : err, commandLines);
+  } finally {
+    fault.cancel();
+    await stopVms(vms);
+  }
+}
+
+export const runVmIperf3Trial: VmTrialRunner = (ctx) => runIperf3Trial(ctx);

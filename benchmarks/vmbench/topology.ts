@@ -1,0 +1,268 @@
+// Each backend's topology: which VMs, the -netdev of each (built from the Netdev model, so that
+// every string is validated before QEMU sees it), the lab resources around them (namespaces, taps,
+// bridges, a vde_switch, veth pairs), and where iperf3's server and client run. The server is
+// always in a guest (every backend reaches one); the client is on the host side (the host, or
+// the lab namespace that holds the tap) or in a second VM for backends that join two VMs.
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { LabError } from '../../native/errors.js';
+import type { Lab } from '../lab/lab.js';
+import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
+import type { NicConfig } from '../qemu/vm.js';
+import type { VmBackendName } from './backends.js';
+
+/** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
+export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: string };
+
+export interface VmSpec {
+  name: string;
+  nic: NicConfig;
+  /** Netdevs besides the NIC's (hubport's user side), in command-line order. */
+  extraNetdevs: string[];
+  netns?: string;
+  gateway?: string;
+  /** Start this VM only once the listener exists (the VMs before it are already starting). */
+  after?: Listener;
+}
+
+export type ClientSide = { kind: 'host'; netns?: string; address: string; port: number } | { kind: 'guest'; vm: number; address: string; port: number };
+
+export interface Topology {
+  backend: VmBackendName;
+  vms: VmSpec[];
+  /** The guest that runs `iperf3 -s`, and the address it listens on in the guest. */
+  server: { vm: number };
+  /** Where the iperf3 client runs and the address and port it connects to. */
+  client: ClientSide;
+  /** The commands that built the lab around the VMs, for the report. */
+  setupCommands: string[];
+}
+
+export interface TopologyEnv {
+  /** The trial's lab: everything created here goes when it closes. */
+  lab: Lab;
+  /** A directory the lab removes: unix sockets, the vde switch. */
+  dir: string;
+  nicModel: string;
+  /** VM names start with it (QEMU's -name, temp dirs). */
+  namePrefix: string;
+  /** The guest's iperf3 server port. */
+  serverPort: number;
+}
+
+/** TEST-NET-1 for lab links: .1 the host side, .2 and .3 the guests. */
+const NET = { host: '192.0.2.1', a: '192.0.2.2', b: '192.0.2.3', prefix: 24 } as const;
+const SLIRP = { guest: '10.0.2.15', gateway: '10.0.2.2' } as const;
+
+export async function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
+  });
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+const nd = (n: Netdev): string => formatNetdevArg(n);
+
+function nic(env: TopologyEnv, netdev: Netdev, ip: string): NicConfig {
+  return { netdev: nd(netdev), ip, model: env.nicModel };
+}
+
+/** Runs `ip` through the lab and records the command. */
+function ipCmd(env: TopologyEnv, cmds: string[], netns: string | undefined, args: string[]): void {
+  env.lab.ip(netns, args);
+  cmds.push(`ip ${netns ? `-n ${netns} ` : ''}${args.join(' ')}`);
+}
+
+function namespace(env: TopologyEnv, cmds: string[], suffix: string): string {
+  const ns = env.lab.addNetns(suffix);
+  cmds.push(`ip netns add ${ns}`, `ip -n ${ns} link set lo up`);
+  return ns;
+}
+
+/** A persistent tap in the namespace (QEMU attaches to it with ifname=, script=no). */
+function tapIn(env: TopologyEnv, cmds: string[], ns: string, suffix: string): string {
+  const tap = env.lab.name(suffix);
+  ipCmd(env, cmds, ns, ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  return tap;
+}
+
+const vmName = (env: TopologyEnv, role: string) => `${env.namePrefix}-${role}`;
+
+/** host<->guest over a tap in a lab namespace; the host end (or a bridge) has the address. */
+function tapTopology(env: TopologyEnv, backend: VmBackendName, cmds: string[], o: { bridge: boolean; vhost: boolean }): Topology {
+  const ns = namespace(env, cmds, 'vm');
+  const tap = tapIn(env, cmds, ns, 'tap');
+  let hostIf = tap;
+  if (o.bridge) {
+    hostIf = env.lab.name('br');
+    ipCmd(env, cmds, ns, ['link', 'add', hostIf, 'type', 'bridge']);
+    ipCmd(env, cmds, ns, ['link', 'set', tap, 'master', hostIf]);
+    ipCmd(env, cmds, ns, ['link', 'set', tap, 'up']);
+  }
+  ipCmd(env, cmds, ns, ['addr', 'add', `${NET.host}/${NET.prefix}`, 'dev', hostIf]);
+  ipCmd(env, cmds, ns, ['link', 'set', hostIf, 'up']);
+  const netdev: Netdev = { type: 'tap', id: 'n0', ifname: tap, script: 'no', downscript: 'no', ...(o.vhost ? { vhost: true } : {}) };
+  return {
+    backend, setupCommands: cmds,
+    vms: [{ name: vmName(env, 'a'), nic: nic(env, netdev, `${NET.a}/${NET.prefix}`), extraNetdevs: [], netns: ns }],
+    server: { vm: 0 },
+    client: { kind: 'host', netns: ns, address: NET.a, port: env.serverPort },
+  };
+}
+
+/** -netdev bridge: QEMU's helper creates the tap and adds it to the lab's bridge. */
+function bridgeTopology(env: TopologyEnv, cmds: string[]): Topology {
+  const ns = namespace(env, cmds, 'vm');
+  const br = env.lab.name('br');
+  ipCmd(env, cmds, ns, ['link', 'add', br, 'type', 'bridge']);
+  ipCmd(env, cmds, ns, ['addr', 'add', `${NET.host}/${NET.prefix}`, 'dev', br]);
+  ipCmd(env, cmds, ns, ['link', 'set', br, 'up']);
+  return {
+    backend: 'bridge', setupCommands: cmds,
+    vms: [{ name: vmName(env, 'a'), nic: nic(env, { type: 'bridge', id: 'n0', br }, `${NET.a}/${NET.prefix}`), extraNetdevs: [], netns: ns }],
+    server: { vm: 0 },
+    client: { kind: 'host', netns: ns, address: NET.a, port: env.serverPort },
+  };
+}
+
+/** Two VMs whose NICs are joined by the backend; A runs the client, B the server. */
+function pairTopology(env: TopologyEnv, backend: VmBackendName, cmds: string[], a: Netdev, b: Netdev, after?: Listener): Topology {
+  return {
+    backend, setupCommands: cmds,
+    vms: [
+      { name: vmName(env, 'a'), nic: nic(env, a, `${NET.a}/${NET.prefix}`), extraNetdevs: [] },
+      { name: vmName(env, 'b'), nic: nic(env, b, `${NET.b}/${NET.prefix}`), extraNetdevs: [], ...(after ? { after } : {}) },
+    ],
+    server: { vm: 1 },
+    client: { kind: 'guest', vm: 0, address: NET.b, port: env.serverPort },
+  };
+}
+
+/** The af-xdp netdev of a topology: built and validated here even where QEMU lacks the driver. */
+export function afXdpNetdev(ifname: string): Netdev {
+  return { type: 'af-xdp', id: 'n0', ifname, mode: 'skb', queues: 1 };
+}
+
+/** Creates the lab resources of a backend and returns its topology. */
+export async function buildTopology(backend: VmBackendName, env: TopologyEnv): Promise<Topology> {
+  const cmds: string[] = [];
+  switch (backend) {
+    case 'user': {
+      const port = await freeTcpPort();
+      const netdev: Netdev = { type: 'user', id: 'n0', hostfwd: [`tcp:127.0.0.1:${port}-:${env.serverPort}`] };
+      return {
+        backend, setupCommands: cmds,
+        vms: [{ name: vmName(env, 'a'), nic: nic(env, netdev, `${SLIRP.guest}/24`), extraNetdevs: [], gateway: SLIRP.gateway }],
+        server: { vm: 0 },
+        client: { kind: 'host', address: '127.0.0.1', port },
+      };
+    }
+    case 'hubport': {
+      // NIC -> hubport h0 -> hub 0 -> hubport h1 (netdev=u0) -> user u0: the hub carries every
+      // frame between the guest and slirp, and hostfwd shows traffic went through it.
+      const port = await freeTcpPort();
+      const user: Netdev = { type: 'user', id: 'u0', hostfwd: [`tcp:127.0.0.1:${port}-:${env.serverPort}`] };
+      const spec: VmSpec = {
+        name: vmName(env, 'a'), nic: nic(env, { type: 'hubport', id: 'h0', hubid: 0 }, `${SLIRP.guest}/24`),
+        extraNetdevs: [nd(user), nd({ type: 'hubport', id: 'h1', hubid: 0, netdev: 'u0' })], gateway: SLIRP.gateway,
+      };
+      return { backend, setupCommands: cmds, vms: [spec], server: { vm: 0 }, client: { kind: 'host', address: '127.0.0.1', port } };
+    }
+    case 'tap': return tapTopology(env, backend, cmds, { bridge: false, vhost: false });
+    case 'tap-bridge': return tapTopology(env, backend, cmds, { bridge: true, vhost: false });
+    case 'tap-vhost': return tapTopology(env, backend, cmds, { bridge: false, vhost: true });
+    case 'bridge': return bridgeTopology(env, cmds);
+    case 'socket': {
+      const port = await freeTcpPort();
+      return pairTopology(env, backend, cmds,
+        { type: 'socket', id: 'n0', listen: `127.0.0.1:${port}` },
+        { type: 'socket', id: 'n0', connect: `127.0.0.1:${port}` },
+        { kind: 'tcp', port });
+    }
+    case 'stream-inet': {
+      const port = await freeTcpPort();
+      const addr = { type: 'inet' as const, host: '127.0.0.1', port: String(port) };
+      return pairTopology(env, backend, cmds,
+        { type: 'stream', id: 'n0', server: true, addr },
+        { type: 'stream', id: 'n0', server: false, addr },
+        { kind: 'tcp', port });
+    }
+    case 'stream-unix': {
+      const path = join(env.dir, 'stream.sock');
+      const addr = { type: 'unix' as const, path };
+      return pairTopology(env, backend, cmds,
+        { type: 'stream', id: 'n0', server: true, addr },
+        { type: 'stream', id: 'n0', server: false, addr },
+        { kind: 'unix', path });
+    }
+    case 'dgram-inet': {
+      const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
+      const inet = (port: number) => ({ type: 'inet' as const, host: '127.0.0.1', port: String(port) });
+      return pairTopology(env, backend, cmds,
+        { type: 'dgram', id: 'n0', local: inet(pa), remote: inet(pb) },
+        { type: 'dgram', id: 'n0', local: inet(pb), remote: inet(pa) });
+    }
+    case 'dgram-unix': {
+      const unix = (n: string) => ({ type: 'unix' as const, path: join(env.dir, `${n}.sock`) });
+      return pairTopology(env, backend, cmds,
+        { type: 'dgram', id: 'n0', local: unix('a'), remote: unix('b') },
+        { type: 'dgram', id: 'n0', local: unix('b'), remote: unix('a') });
+    }
+    case 'l2tpv3': {
+      const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
+      const side = (src: number, dst: number, tx: number, rx: number): Netdev => ({
+        type: 'l2tpv3', id: 'n0', src: '127.0.0.1', dst: '127.0.0.1', udp: true, srcport: String(src), dstport: String(dst), txsession: tx, rxsession: rx,
+      });
+      return pairTopology(env, backend, cmds, side(pa, pb, 1, 2), side(pb, pa, 2, 1));
+    }
+    case 'vde': {
+      const sock = join(env.dir, 'vde');
+      // vde_switch runs until its stdin closes: a pipe the lab's kill closes with it.
+      env.lab.spawn(undefined, 'vde_switch', ['-s', sock], { stdio: ['pipe', 'ignore', 'ignore'] });
+      cmds.push(`vde_switch -s ${sock}`);
+      await waitFor(() => existsSync(join(sock, 'ctl')), 5000, `vde_switch did not create ${sock}/ctl within 5 s`);
+      return pairTopology(env, backend, cmds, { type: 'vde', id: 'n0', sock }, { type: 'vde', id: 'n0', sock });
+    }
+    case 'af-xdp': {
+      // QEMU (in namespace vm) owns one veth end through AF_XDP; the other end, in namespace
+      // peer, has the address and runs the client. AF_XDP has no checksum or segmentation
+      // offload, so the peer sends complete frames (offloads off), as the lab recipes found.
+      const vmNs = namespace(env, cmds, 'vm');
+      const peerNs = namespace(env, cmds, 'peer');
+      const [xdpIf, peerIf] = env.lab.addVethPair({ netns: vmNs, suffix: 'vx' }, { netns: peerNs, suffix: 'vp' });
+      cmds.push(`ip link add ${xdpIf} netns ${vmNs} type veth peer name ${peerIf} netns ${peerNs}`);
+      env.lab.disableOffloads(peerNs, peerIf);
+      cmds.push(`ip netns exec ${peerNs} ethtool -K ${peerIf} tx off rx off tso off gso off gro off`);
+      ipCmd(env, cmds, peerNs, ['addr', 'add', `${NET.host}/${NET.prefix}`, 'dev', peerIf]);
+      // An XDP program QEMU might leave on xdpIf goes with the veth pair when the lab deletes
+      // the namespaces.
+      return {
+        backend, setupCommands: cmds,
+        vms: [{ name: vmName(env, 'a'), nic: nic(env, afXdpNetdev(xdpIf), `${NET.a}/${NET.prefix}`), extraNetdevs: [], netns: vmNs }],
+        server: { vm: 0 },
+        client: { kind: 'host', netns: peerNs, address: NET.a, port: env.serverPort },
+      };
+    }
+    case 'vhost-user': case 'vhost-vdpa': case 'netmap':
+      throw new LabError({ code: 'ENOTOOL', message: `${backend}: xdplab has no topology for this backend yet` });
+  }
+}
+
+export async function waitFor(ok: () => boolean, timeoutMs: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new LabError({ code: 'ETIMEDOUT', message });
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
