@@ -19,6 +19,16 @@ let built = true;
 try { readFileSync(RENDERER); } catch { built = false; }
 const reason = missing({ tools: [CHROMIUM] }) ?? (built ? undefined : 'needs the renderer built: npm run build');
 
+/** Holds the server's listRuns answers until release() (each then lists the runs as they are). */
+function holdListRuns(service: LabService): { waiting(): number; release(): void } {
+  const listRuns = service.handlers.listRuns;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => { open = r; });
+  let waiting = 0;
+  service.handlers.listRuns = async (args, raw) => { waiting++; await opened; return listRuns(args, raw); };
+  return { waiting: () => waiting, release: () => { service.handlers.listRuns = listRuns; open(); } };
+}
+
 /** Non-blank pixels of every canvas in `selector` (a drawn chart has thousands). */
 function canvasInk(page: Page, selector: string): Promise<number[]> {
   return page.evaluate((sel) => [...document.querySelectorAll(`${sel} canvas`)].map((c) => {
@@ -113,13 +123,41 @@ function canvasInk(page: Page, selector: string): Promise<number[]> {
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-progress"][data-state="complete"]').length >= 2, undefined, { timeout: 30_000 });
     await page.getByRole('button', { name: 'Reports', exact: true }).click();
+    // Untouched, B is the newest run and A the one before it.
+    const [newest, older] = runs.list().map((r) => r.runId);
+    await page.waitForSelector(`select[name="a"] option[value="${older}"]`, { state: 'attached' });
+    expect(await page.locator('select[name="b"]').inputValue()).toBe(newest);
+    expect(await page.locator('select[name="a"]').inputValue()).toBe(older);
     await page.getByRole('button', { name: 'Compare', exact: true }).click();
     await page.waitForSelector('[data-testid="compare-table"] tbody tr');
+    expect(await page.locator('#compare-title').innerText()).toBe(`${older} → ${newest}`);
     expect(await page.locator('[data-testid="compare-summary"]').innerText()).toBe('4 comparisons, 4 beyond noise');
     const text = await page.locator('[data-testid="compare-table"]').innerText();
     expect(text).toContain('+25.0%');
     expect(text).toContain('beyond noise (faster)');
     await screenshot(browser, page, 'pages-compare.png');
+  });
+
+  it('pick A, pick B, compare: the picks hold while a run starting elsewhere changes the list', async () => {
+    await page.getByRole('button', { name: 'Reports', exact: true }).click();
+    const [newest] = runs.list().map((r) => r.runId);
+    await page.waitForSelector(`select[name="a"] option[value="${newest}"]`, { state: 'attached' });
+    // A run starts (from the CLI, another window): the page hears runState and asks listRuns,
+    // whose answer the server holds until the user has picked A.
+    const held = holdListRuns(service);
+    const next = runs.start({});
+    await expect.poll(() => held.waiting(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.locator('select[name="a"]').selectOption(newest!);
+    held.release();
+    // B, not picked yet, follows the list to the new run rather than staying where it was.
+    await page.waitForSelector(`select[name="b"] option[value="${next.runId}"]`, { state: 'attached' });
+    await page.waitForFunction((id) => (document.querySelector('select[name="b"]') as HTMLSelectElement).value === id, next.runId, { timeout: 10_000 });
+    expect(await page.locator('select[name="a"]').inputValue()).toBe(newest);
+    await next.done;
+    await page.locator('select[name="b"]').selectOption(next.runId);
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.waitForFunction((t) => document.querySelector('#compare-title')?.textContent === t, `${newest} → ${next.runId}`, { timeout: 10_000 });
+    expect(await page.locator('[data-testid="compare-summary"]').innerText()).toBe('4 comparisons, 4 beyond noise');
   });
 
   it('stops a running run', async () => {

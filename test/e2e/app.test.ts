@@ -311,15 +311,19 @@ suiteIf(missing({ tools: [CHROMIUM] }) ?? needsBuild, 'the app in web mode (xdpl
       await page.waitForFunction((old) => [...document.querySelectorAll('[data-testid="run-progress"]')].some((e) => !old.includes(e.getAttribute('data-run-id'))), before, { timeout: 30_000 });
       const runId = await page.locator('[data-testid="run-progress"]').evaluateAll((els, old) => els.map((e) => e.getAttribute('data-run-id')).find((id) => !old.includes(id)), before);
       await page.waitForSelector(`[data-testid="run-progress"][data-run-id="${runId}"]:not([data-state="running"])`, { timeout: 300_000 });
+      // The natural path: open Reports, pick A (the run before this one), pick B (this run),
+      // compare; the comparison must be of exactly those two, with no waiting for the page's
+      // run list to settle first.
       await page.getByRole('button', { name: 'Reports', exact: true }).click();
-      await page.getByRole('button', { name: 'Refresh', exact: true }).click();
-      // The two newest runs: the one just finished (B) against the one before it (A).
-      await page.waitForFunction(() => document.querySelectorAll('select[name="b"] option').length >= 2, undefined, { timeout: 30_000 });
-      const ids = await page.locator('select[name="b"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
-      await page.locator('select[name="a"]').selectOption(ids[1]!);
-      await page.locator('select[name="b"]').selectOption(ids[0]!);
+      await page.waitForSelector(`select[name="a"] option[value="${runId}"]`, { state: 'attached', timeout: 30_000 });
+      const ids = await page.locator('select[name="a"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      const previous = ids[ids.indexOf(runId!) + 1];
+      expect(previous, 'an earlier run to compare with (the quick-run test leaves one)').toBeDefined();
+      await page.locator('select[name="a"]').selectOption(previous!);
+      await page.locator('select[name="b"]').selectOption(runId!);
       await page.getByRole('button', { name: 'Compare', exact: true }).click();
       await page.waitForSelector('[data-testid="compare-view"]', { timeout: 30_000 });
+      expect(await page.locator('#compare-title').innerText()).toBe(`${previous} → ${runId}`);
       expect(await page.locator('[data-testid="compare-summary"]').innerText()).toMatch(/\d+ comparisons?, \d+ beyond noise/);
       expect(await page.locator('[data-testid="compare-table"] tbody tr').count()).toBeGreaterThan(0);
       await screenshot(browser, page, 'app-compare.png');

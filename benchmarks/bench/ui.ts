@@ -1,0 +1,159 @@
+// npm run bench:ui — what live charting costs a run. The same scenario (txonly and rxonly, skb
+// and native, sampled every 0.25 s) runs alternately headless (the RunManager alone, nobody
+// listening to its samples) and with the UI attached (the LabService and web server that
+// `xdplab serve` puts in front of the same RunManager, and Chromium on the Live page charting
+// the samples), A B A B over --pairs (at least 3). Per row: the median over pairs of Mpps with
+// the UI / headless (goal >= 0.98). Per UI run: frame times in the page while samples stream
+// (requestAnimationFrame deltas, long tasks; goal: none over 100 ms). Placement: ui-pinning.ts.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeError } from '../../native/errors.js';
+import { collectEnvironment } from '../report/environment.js';
+import type { Report } from '../report/schema.js';
+import { PROJECT_ROOT } from '../paths.js';
+import { RunManager } from '../runs/run-manager.js';
+import { resolveScenario, type Scenario } from '../runs/scenario.js';
+import { median } from '../runs/statistics.js';
+import { attachUi, CHROMIUM } from './ui-attach.js';
+import { streamingSpans, summarizeFrames, type FrameSummary } from './ui-frames.js';
+import { descendantPlacement, pinSelf } from './ui-pinning.js';
+
+const ENGINE_CPU = 0;
+const CHROMIUM_CPU = 0;
+const DUT_CPU = 1;
+const QUIET_LOAD = 0.5;
+
+const { values } = parseArgs({ options: {
+  pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' }, 'sample-ms': { type: 'string' },
+} });
+const pairs = Math.max(3, Number(values.pairs ?? 3));
+const seconds = Number(values.seconds ?? 4);
+const sampleIntervalMs = Number(values['sample-ms'] ?? 250);
+if (process.getuid?.() !== 0) { console.error('bench:ui needs root (namespaces, XDP, AF_XDP)'); process.exit(1); }
+if (cpus().length < 2) { console.error('bench:ui needs 2 CPUs: the device under test on CPU 1, the engine and Chromium on CPU 0'); process.exit(1); }
+
+const scenario: Scenario = resolveScenario({
+  tests: (values.engines ?? 'txonly,rxonly').split(','), modes: (values.modes ?? 'skb,native').split(','),
+  durationMs: seconds * 1000, warmupMs: 1000, trials: 1, sampleIntervalMs,
+});
+
+type Mode = 'headless' | 'ui';
+interface Trial {
+  mode: Mode; pair: number; load1: number; status: string;
+  /** Row id -> Mpps (the row's median; one trial per run). */
+  mpps: Record<string, number>;
+  frames?: FrameSummary; pointsDrawn?: number; placement?: Record<string, string[]>; error?: string;
+}
+
+const rowsOf = (r: Report) => Object.fromEntries(r.rows.filter((x) => x.stats.packetsPerSecond).map((x) => [x.id, x.stats.packetsPerSecond!.median / 1e6]));
+
+pinSelf(ENGINE_CPU);
+const reportsDir = mkdtempSync(join(tmpdir(), 'xdplab-ui-bench-reports-'));
+const runs = new RunManager(reportsDir);
+const trials: Trial[] = [];
+const loadBefore = loadavg();
+
+async function headless(pair: number): Promise<Trial> {
+  const load1 = loadavg()[0]!;
+  const report = await runs.start(scenario).done;
+  return { mode: 'headless', pair, load1, status: report.status, mpps: rowsOf(report) };
+}
+
+async function withUi(pair: number): Promise<Trial> {
+  const ui = await attachUi(runs, CHROMIUM_CPU);
+  const arrivals = new Map<string, number[]>();
+  // Arrival times only, to know when samples streamed; the LabService already listens.
+  const off = runs.on('sample', (e) => { const t = arrivals.get(e.sample.row) ?? []; t.push(Date.now()); arrivals.set(e.sample.row, t); });
+  try {
+    const load1 = loadavg()[0]!;
+    const started = runs.start(scenario);
+    const placement = await placementDuring(started.done);
+    const report = await started.done;
+    const rec = await ui.frames();
+    return {
+      mode: 'ui', pair, load1, status: report.status, mpps: rowsOf(report), placement,
+      frames: summarizeFrames(rec, streamingSpans(arrivals, scenario.sampleIntervalMs)), pointsDrawn: await ui.pointsDrawn(),
+    };
+  } finally {
+    off();
+    await ui.close();
+  }
+}
+
+/** Where this process's children run, read once a DUT worker is up (a few seconds in). */
+async function placementDuring(done: Promise<unknown>): Promise<Record<string, string[]>> {
+  let finished = false;
+  void done.finally(() => { finished = true; }).catch(() => {});
+  let last: Record<string, string[]> = {};
+  for (let i = 0; i < 40 && !finished; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    last = descendantPlacement();
+    if (Object.values(last).some((c) => c.includes(String(DUT_CPU)))) break;
+  }
+  return last;
+}
+
+async function trial(mode: Mode, pair: number): Promise<void> {
+  process.stderr.write(`bench:ui: pair ${pair + 1}/${pairs}, ${mode}\n`);
+  try {
+    trials.push(await (mode === 'headless' ? headless(pair) : withUi(pair)));
+  } catch (err) {
+    trials.push({ mode, pair, load1: loadavg()[0]!, status: 'failed', mpps: {}, error: describeError(err) });
+  }
+}
+
+try {
+  for (let pair = 0; pair < pairs; pair++) {
+    await trial('headless', pair);
+    await trial('ui', pair);
+  }
+} finally {
+  rmSync(reportsDir, { recursive: true, force: true });
+}
+
+const rowIds = [...new Set(trials.flatMap((t) => Object.keys(t.mpps)))];
+const rows = rowIds.map((row) => {
+  const pairRatios: number[] = [];
+  for (let p = 0; p < pairs; p++) {
+    const h = trials.find((t) => t.mode === 'headless' && t.pair === p)?.mpps[row];
+    const u = trials.find((t) => t.mode === 'ui' && t.pair === p)?.mpps[row];
+    if (h !== undefined && u !== undefined && h > 0) pairRatios.push(u / h);
+  }
+  const of = (m: Mode) => median(trials.filter((t) => t.mode === m).map((t) => t.mpps[row]).filter((v): v is number => v !== undefined));
+  const ratio = median(pairRatios);
+  return { row, headlessMpps: of('headless'), uiMpps: of('ui'), ratio, pairRatios, goal: '>= 0.98', met: ratio >= 0.98 };
+});
+const ui = trials.filter((t) => t.frames);
+const worst = {
+  maxFrameMs: Math.max(...ui.map((t) => t.frames!.maxMs)),
+  p99FrameMs: median(ui.map((t) => t.frames!.p99Ms)),
+  framesOver100Ms: ui.reduce((n, t) => n + t.frames!.over100Ms, 0),
+  longTaskMaxMs: Math.max(0, ...ui.map((t) => t.frames!.longTaskMaxMs)),
+  goal: 'no frame over 100 ms',
+};
+const loadAfter = loadavg();
+const quiet = Math.max(loadBefore[0]!, ...trials.map((t) => t.load1)) < QUIET_LOAD;
+const result = {
+  schema: 'xdplab.bench.ui/1', at: new Date().toISOString(), pairs, scenario,
+  placement: { engine: `CPU ${ENGINE_CPU} (taskset -a -p)`, chromium: `CPU ${CHROMIUM_CPU} (taskset -c, inherited by every Chromium process)`, dut: `CPU ${DUT_CPU} (the run engine's worker pinning)`, peer: 'CPU 0 (the run engine\'s worker pinning)' },
+  chromium: CHROMIUM, load: { before: loadBefore, after: loadAfter, quiet, quietBelow: QUIET_LOAD },
+  environment: collectEnvironment(), rows, frames: worst, trials,
+};
+const dir = join(PROJECT_ROOT, 'benchmarks', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `ui-${result.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(result, null, 1));
+
+const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '—');
+const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');
+console.log('| row | headless Mpps | with UI Mpps | ratio (median of pairs) | pair ratios |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.row} | ${f3(r.headlessMpps)} | ${f3(r.uiMpps)} | ${f3(r.ratio)}${r.met ? '' : ' (goal >= 0.98)'} | ${r.pairRatios.map(f3).join(', ')} |`);
+console.log('\n| UI run | frames | p50 ms | p99 ms | max ms | > 100 ms | long tasks (max ms) | points drawn |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const t of ui) console.log(`| pair ${t.pair + 1} | ${t.frames!.frames} | ${f1(t.frames!.p50Ms)} | ${f1(t.frames!.p99Ms)} | ${f1(t.frames!.maxMs)} | ${t.frames!.over100Ms} | ${t.frames!.longTasks} (${f1(t.frames!.longTaskMaxMs)}) | ${t.pointsDrawn} |`);
+for (const t of trials.filter((x) => x.error)) console.log(`pair ${t.pair + 1} ${t.mode} failed: ${t.error}`);
+console.log(`\nload average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after: ${quiet ? 'a quiet machine' : `NOT quiet (>= ${QUIET_LOAD}): these numbers are disturbed, measure again on a quiet machine`}`);
+console.log(`saved ${file}`);
