@@ -1,7 +1,7 @@
 // NetdevAFXDPOptions exactly as QEMU's qapi/net.json declares it (member names included), with
 // QEMU's rules, plus xdplab's datapath tuning kept apart so the QEMU part stays a pure mirror.
 import { z } from 'zod';
-import { LabError, invalidOption } from '../errors.js';
+import { LabError, invalidOption, valueText } from '../errors.js';
 
 export const AFXDP_MODES = ['native', 'skb'] as const;
 
@@ -50,7 +50,8 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldName: (path: PropertyKey[]) => string = (p) => p.join('.')): LabError {
   const issue = issues[0]!;
   const field = issue.path.length ? fieldName(issue.path) : '(options)';
-  const got = JSON.stringify(valueAt(input, issue.path)) ?? 'nothing';
+  const at = valueAt(input, issue.path);
+  const got = at === undefined ? 'nothing' : valueText(at);
   let message: string;
   switch (issue.code) {
     case 'invalid_value':
