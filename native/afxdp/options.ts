@@ -5,6 +5,8 @@ import { LabError, invalidOption, valueText } from '../errors.js';
 
 export const AFXDP_MODES = ['native', 'skb'] as const;
 
+const INT_MAX = 2 ** 31 - 1;
+
 export const NetdevAFXDPOptionsSchema = z.object({
   ifname: z.string().min(1, 'must be an interface name of 1 to 15 characters').max(15, 'must be an interface name of 1 to 15 characters'),
   mode: z.enum(AFXDP_MODES).optional(),
@@ -101,6 +103,9 @@ export function resolveAfXdpOptions(input: unknown): ResolvedAfXdpOptions {
     const parts = o['sock-fds'].split(':');
     sockFds = parts.map((p) => {
       if (!/^\d+$/.test(p)) throw invalidOption('sock-fds', `'${p}' is not a file descriptor number (expected a colon-separated list of fds, one per queue)`);
+      // An fd is a C int: QEMU's qemu_parse_fd refuses more, and a larger JS number would reach
+      // the socket calls rounded or wrapped.
+      if (Number(p) > INT_MAX) throw invalidOption('sock-fds', `'${p}' is not a file descriptor number (at most ${INT_MAX})`);
       return Number(p);
     });
     if (sockFds.length !== queues) throw invalidOption('sock-fds', `expected ${queues} socket fds (one per queue), got ${sockFds.length}`);
