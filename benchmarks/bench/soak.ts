@@ -144,7 +144,10 @@ async function main(): Promise<number> {
       (a && b && b.tMs > a.tMs ? Math.round(((b[k] - a[k]) / (b.tMs - a.tMs)) * 1e3) / 1e6 : null);
     for (let i = 0; ; i++) {
       const due = t0 + i * o.sampleSeconds * 1000;
-      await new Promise<void>((r) => { wake = r; setTimeout(r, Math.max(0, due - performance.now())); });
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, Math.max(0, due - performance.now()));
+        wake = () => { clearTimeout(timer); r(); }; // Ctrl-C: no reading left pending
+      });
       wake = null;
       if (interrupted) { notes.push(`interrupted after ${Math.round((performance.now() - t0) / 1000)} s`); break; }
       const tS = Math.round((performance.now() - t0) / 100) / 10;
