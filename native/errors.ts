@@ -32,6 +32,19 @@ export class LabError extends Error {
   }
 }
 
+/** A value as an error message shows it: JSON, bigints as plain digits. Never throws: input that
+ * JSON cannot write (circular, nested too deeply for the stack, a BigInt without the replacer)
+ * must still end as the LabError that describes it, not as a TypeError or RangeError. */
+export function valueText(value: unknown): string {
+  try {
+    const marked = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v));
+    if (marked !== undefined) return marked.replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
+  } catch { /* below */ }
+  if (value === undefined) return 'undefined';
+  if (value !== null && typeof value === 'object') return Array.isArray(value) ? 'an array that cannot be written as JSON (circular or nested too deeply)' : 'an object that cannot be written as JSON (circular or nested too deeply)';
+  return typeof value === 'symbol' || typeof value === 'function' ? `a ${typeof value}` : String(value);
+}
+
 /** A bad option value: names the field and what is allowed. */
 export function invalidOption(field: string, message: string, hint?: string): LabError {
   return new LabError({ code: 'EINVALIDOPTION', field, message: `${field}: ${message}`, ...(hint ? { hint } : {}) });

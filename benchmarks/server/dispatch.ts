@@ -15,10 +15,11 @@ export const MAX_MESSAGE_BYTES = 1 << 20;
 
 export const COMMAND_NAMES = Object.keys(Commands) as CommandName[];
 
-/** The id of a request that failed validation: its own when usable, else -1. */
+/** The id of a request that failed validation: its own when usable, else -1. Usable means what
+ * RequestSchema accepts (a safe integer): a response must pass ResponseSchema on the client. */
 function requestId(raw: unknown): number {
   const id = raw && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined;
-  return typeof id === 'number' && Number.isInteger(id) && id >= 0 ? id : -1;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : -1;
 }
 
 export function errorResponse(id: number, error: LabErrorJson): Response {

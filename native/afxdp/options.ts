@@ -1,9 +1,11 @@
 // NetdevAFXDPOptions exactly as QEMU's qapi/net.json declares it (member names included), with
 // QEMU's rules, plus xdplab's datapath tuning kept apart so the QEMU part stays a pure mirror.
 import { z } from 'zod';
-import { LabError, invalidOption } from '../errors.js';
+import { LabError, invalidOption, valueText } from '../errors.js';
 
 export const AFXDP_MODES = ['native', 'skb'] as const;
+
+const INT_MAX = 2 ** 31 - 1;
 
 export const NetdevAFXDPOptionsSchema = z.object({
   ifname: z.string().min(1, 'must be an interface name of 1 to 15 characters').max(15, 'must be an interface name of 1 to 15 characters'),
@@ -50,7 +52,8 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldName: (path: PropertyKey[]) => string = (p) => p.join('.')): LabError {
   const issue = issues[0]!;
   const field = issue.path.length ? fieldName(issue.path) : '(options)';
-  const got = JSON.stringify(valueAt(input, issue.path)) ?? 'nothing';
+  const at = valueAt(input, issue.path);
+  const got = at === undefined ? 'nothing' : valueText(at);
   let message: string;
   switch (issue.code) {
     case 'invalid_value':
@@ -100,6 +103,9 @@ export function resolveAfXdpOptions(input: unknown): ResolvedAfXdpOptions {
     const parts = o['sock-fds'].split(':');
     sockFds = parts.map((p) => {
       if (!/^\d+$/.test(p)) throw invalidOption('sock-fds', `'${p}' is not a file descriptor number (expected a colon-separated list of fds, one per queue)`);
+      // An fd is a C int: QEMU's qemu_parse_fd refuses more, and a larger JS number would reach
+      // the socket calls rounded or wrapped.
+      if (Number(p) > INT_MAX) throw invalidOption('sock-fds', `'${p}' is not a file descriptor number (at most ${INT_MAX})`);
       return Number(p);
     });
     if (sockFds.length !== queues) throw invalidOption('sock-fds', `expected ${queues} socket fds (one per queue), got ${sockFds.length}`);

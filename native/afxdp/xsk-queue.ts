@@ -14,6 +14,11 @@ import * as C from './constants.js';
 import { ConsumerRing, ProducerRing, RingMemory, type RingOffsets } from './ring.js';
 import { FrameBatch, Umem, type UmemGeometry } from './umem.js';
 
+const EBUSY = 16;
+/** How long a bind waits for a just-closed socket's queue to become free. */
+const BIND_BUSY_RETRY_MS = 500;
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
 export interface XskQueueConfig extends UmemGeometry {
   ifname: string;
   ifindex: number;
@@ -160,7 +165,16 @@ export class XskQueue {
     addr.writeUInt16LE(C.XDP_USE_NEED_WAKEUP | (this.config.forceCopy ? C.XDP_COPY : 0), 2);
     addr.writeUInt32LE(this.config.ifindex, 4);
     addr.writeUInt32LE(this.config.queueId, 8);
-    if (libc().bind(this.fd, addr, 16) !== 0) {
+    // The kernel frees the buffer pool of a closed socket in deferred work (xp_put_pool ->
+    // xp_release_deferred), and only then is the queue free: a bind right after closing a port
+    // on the same queue can get EBUSY for a few milliseconds (bench:leaks saw it once in ~330
+    // open/close cycles). Retry EBUSY briefly; a queue really held by another socket still fails.
+    let rc = libc().bind(this.fd, addr, 16);
+    for (let waitedMs = 0; rc !== 0 && errno() === EBUSY && waitedMs < BIND_BUSY_RETRY_MS; waitedMs += 5) {
+      Atomics.wait(SLEEPER, 0, 0, 5);
+      rc = libc().bind(this.fd, addr, 16);
+    }
+    if (rc !== 0) {
       const e = errno();
       const name = e === 22 ? 'EINVAL' : undefined;
       throw new SystemError('bind', e, what('binding'), name

@@ -2,10 +2,12 @@
 // libxdp's default XSK program (the one QEMU's af-xdp backend loads through libxdp), with its
 // XSKMAP indexed by queue id. This module attaches it in the mode asked for, fills the map, and
 // detaches exactly the program it attached, never one that was there before it.
+import { readdirSync, readFileSync } from 'node:fs';
 import { LabError, SystemError } from '../errors.js';
 import { XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
 import { libxdp, programName, queryXdp, takeLibxdpLog } from './libxdp.js';
 import { NetnsHandle } from '../sys/netns.js';
+import { closeFd } from '../sys/libc.js';
 
 export type XdpMode = 'native' | 'skb';
 
@@ -31,6 +33,32 @@ export function describeAttached(ifindex: number): string | null {
  */
 export function leftoverHint(ifname: string): string {
   return `if a killed xdplab run left it, xdplab doctor --cleanup removes it; if QEMU's af-xdp backend or another tool left it: ip link set ${ifname} xdp off (xdpgeneric off for skb mode)`;
+}
+
+/** This process's fds that refer to BPF program `progId` (from /proc/self/fdinfo). */
+function fdsOfProgram(progId: number): Set<number> {
+  const out = new Set<number>();
+  if (!progId) return out;
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      if (new RegExp(`^prog_id:\\s+${progId}$`, 'm').test(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))) out.add(Number(name));
+    } catch { /* closed meanwhile, or the readdir's own fd */ }
+  }
+  return out;
+}
+
+/**
+ * Runs libxdp's xdp_program__detach and closes the fd it leaks. libxdp 1.3.1 opens the
+ * dispatcher program attached on the interface (`progId`) to detach it and never closes that
+ * fd: every attach/detach cycle kept one dispatcher program loaded in the kernel, and one fd
+ * open, until the process exited (1000 port open/close cycles: 1000 fds; bench:leaks). Only fds
+ * to that program which the detach itself opened are closed.
+ */
+function detachClosingLeak(progId: number, detach: () => number): number {
+  const before = fdsOfProgram(progId);
+  const rc = detach();
+  for (const fd of fdsOfProgram(progId)) if (!before.has(fd)) closeFd(fd);
+  return rc;
 }
 
 export class XskProgram {
@@ -97,7 +125,10 @@ export class XskProgram {
       const mapFd = x.mapFd(map) as number;
       return new XskProgram(prog, mapFd, ifname, ifindex, mode, x.programId(prog) as number);
     } catch (err) {
-      if (attached) x.programDetach(prog, ifindex, mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+      if (attached) {
+        const q = queryXdp(ifindex);
+        detachClosingLeak(mode === 'native' ? q.drvProgId : q.skbProgId, () => x.programDetach(prog, ifindex, mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number);
+      }
       x.programClose(prog);
       throw err;
     }
@@ -138,7 +169,7 @@ export class XskProgram {
     // With bpffs, libxdp attaches a dispatcher that runs our program: libxdp detaches it.
     // Without bpffs, ours is attached directly: detach only if it is still ours.
     if (current !== 0) {
-      const rc = x.programDetach(this.prog, this.ifindex, this.mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number;
+      const rc = detachClosingLeak(current, () => x.programDetach(this.prog, this.ifindex, this.mode === 'native' ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0) as number);
       done = rc === 0;
       if (!done && current === this.id) {
         done = (x.xdpDetach(this.ifindex, this.mode === 'native' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, null) as number) === 0;

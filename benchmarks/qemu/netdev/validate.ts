@@ -2,7 +2,7 @@
 // then the driver's rules. The first problem becomes a LabError naming the member (field) and
 // saying what QEMU says, plus what is allowed.
 import { z } from 'zod';
-import { LabError, invalidOption } from '../../../native/errors.js';
+import { LabError, invalidOption, valueText } from '../../../native/errors.js';
 import { schemaError } from '../../../native/afxdp/options.js';
 import { IDENTIFIER_RULE, isIdentifier } from './addr.js';
 import { DRIVERS, NETDEV_TYPES, driverOf, isNetdevType, type Netdev, type Problem } from './drivers.js';
@@ -16,7 +16,7 @@ export function jsonText(value: unknown, indent?: number): string {
 
 /** QEMU quotes values with single quotes; non-strings as JSON. */
 function quoted(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : jsonText(v);
+  return typeof v === 'string' ? `'${v}'` : valueText(v);
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -77,9 +77,9 @@ function issueError(issues: z.core.$ZodIssue[], schema: z.ZodObject, input: unkn
   if (got === undefined) return invalidOption(field, `Parameter '${field}' is missing`, `expected ${typeWords(spec)}`);
   // Length limits and other checks carried by the schema itself keep their own words.
   if (issue.code === 'too_small' || issue.code === 'too_big' || (issue.code === 'custom' && spec.qapi === 'str')) {
-    return invalidOption(field, `${issue.message}, got ${jsonText(got)}`);
+    return invalidOption(field, `${issue.message}, got ${valueText(got)}`);
   }
-  return invalidOption(field, `expects ${typeWords(spec)}, got ${jsonText(got)}`, spec.description || undefined);
+  return invalidOption(field, `expects ${typeWords(spec)}, got ${valueText(got)}`, spec.description || undefined);
 }
 
 /** bigints that fit a number become numbers, so that equal values compare equal. */
@@ -95,7 +95,7 @@ function normalize<T>(v: T): T {
 /** Checks type and id as QEMU does before it looks at the driver. */
 function checkBase(input: unknown): { type: (typeof NETDEV_TYPES)[number]; id: string; rest: Record<string, unknown> } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new LabError({ code: 'EINVALIDOPTION', field: '(netdev)', message: `(netdev): expected an object with type, id and the driver's options, got ${jsonText(input)}` });
+    throw new LabError({ code: 'EINVALIDOPTION', field: '(netdev)', message: `(netdev): expected an object with type, id and the driver's options, got ${valueText(input)}` });
   }
   const { type, id, ...rest } = input as Record<string, unknown>;
   const types = NETDEV_TYPES.join(', ');
@@ -103,8 +103,8 @@ function checkBase(input: unknown): { type: (typeof NETDEV_TYPES)[number]; id: s
   if (type === 'nic') throw invalidOption('type', "'nic' is a guest network card (-device or -nic), not a network backend", `a netdev type is one of ${types}`);
   if (!isNetdevType(type)) throw invalidOption('type', `Parameter 'type' does not accept value ${quoted(type)}`, `expected one of ${types}`);
   if (id === undefined) throw invalidOption('id', "Parameter 'id' is missing", 'every netdev needs an id (the name -device netdev= refers to)');
-  if (typeof id !== 'string') throw invalidOption('id', `expects a string, got ${jsonText(id)}`);
-  if (!isIdentifier(id)) throw invalidOption('id', `Parameter 'id' expects an identifier, got ${jsonText(id)}`, IDENTIFIER_RULE);
+  if (typeof id !== 'string') throw invalidOption('id', `expects a string, got ${valueText(id)}`);
+  if (!isIdentifier(id)) throw invalidOption('id', `Parameter 'id' expects an identifier, got ${valueText(id)}`, IDENTIFIER_RULE);
   return { type, id, rest };
 }
 
