@@ -71,6 +71,18 @@ export const Commands = {
     args: z.object({ vmId: Id }).strict(),
     result: z.array(z.string()),
   },
+  /** The QEMU binaries the engine found (the UI picks one; it never names a path of its own). */
+  qemuBinaries: {
+    args: z.object({}).strict(),
+    result: z.array(z.object({
+      path: z.string(), selected: z.boolean(), version: z.string().optional(), afXdp: z.boolean().optional(), error: z.string().optional(),
+    })),
+  },
+  /** Chooses the QEMU the next VMs use: one of qemuBinaries' paths. */
+  selectQemu: {
+    args: z.object({ path: z.string().min(1).max(4096) }).strict(),
+    result: z.object({ path: z.string() }),
+  },
 } as const;
 
 export type CommandName = keyof typeof Commands;

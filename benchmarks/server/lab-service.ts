@@ -164,6 +164,8 @@ export class LabService {
       vmConsole: async ({ vmId, tailBytes }) => ({ text: vms.console(vmId, tailBytes) }),
       qmpExecute: async ({ vmId, command, arguments: a }) => vms.qmpExecute(vmId, command, a),
       qmpCommands: async ({ vmId }) => vms.qmpCommands(vmId),
+      qemuBinaries: async () => vms.qemuBinaries(),
+      selectQemu: async ({ path }) => vms.selectQemu(path),
     };
     for (const event of ['runProgress', 'sample', 'runState', 'log'] as const) {
       this.unsubscribe.push(runs.on(event, (p) => this.emit(event, p)));

@@ -29,6 +29,10 @@ export interface VmManagerApi {
   qmpExecute(vmId: string, command: string, args?: Record<string, unknown>): Promise<unknown>;
   /** The QMP command names this VM accepts (from query-commands), sorted, for completion. */
   qmpCommands(vmId: string): Promise<string[]>;
+  /** The QEMU binaries found on this machine, with the one the next VMs use marked. */
+  qemuBinaries(): Promise<CommandResult<'qemuBinaries'>>;
+  /** Chooses the QEMU the next VMs use; only one of qemuBinaries' paths is accepted. */
+  selectQemu(path: string): Promise<{ path: string }>;
   on<E extends keyof VmEvents>(event: E, listener: (payload: VmEvents[E]) => void): () => void;
   /** Stops every VM (server shutdown). */
   close(): Promise<void>;

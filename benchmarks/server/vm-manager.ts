@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { LabError } from '../../native/errors.js';
 import { Lab } from '../lab/lab.js';
-import { qemuCapabilities } from '../qemu/capabilities.js';
+import type { CommandResult } from '../api/lab-api.js';
+import { checkDiscovered, discoverQemuBinaries } from '../qemu/binaries.js';
+import { qemuCapabilities, resolveQemuBinary } from '../qemu/capabilities.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
 import { formatNetdevArg } from '../qemu/netdev/cmdline.js';
 import type { Netdev } from '../qemu/netdev/drivers.js';
@@ -96,7 +98,11 @@ export class VmManager implements VmManagerApi {
   private readonly dir: string;
   private closed = false;
 
+  /** The QEMU the next VMs use (undefined: $XDPLAB_QEMU, else qemu-system-x86_64 on PATH). */
+  private qemu: string | undefined;
+
   constructor(private readonly opts: VmManagerOptions = {}) {
+    this.qemu = opts.qemu;
     this.dir = mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xdplab-vms-'));
     this.emitter.setMaxListeners(0);
   }
@@ -215,10 +221,11 @@ export class VmManager implements VmManagerApi {
   }
 
   private async boot(e: Entry): Promise<void> {
-    const caps = await qemuCapabilities(this.opts.qemu ? { qemu: this.opts.qemu, kvm: false } : { kvm: false });
+    const qemu = this.qemu;
+    const caps = await qemuCapabilities(qemu ? { qemu, kvm: false } : { kvm: false });
     const avail = caps.drivers[e.backend];
     if (avail && !avail.available) {
-      throw new LabError({ code: 'EUNSUPPORTED', field: 'backend', message: `backend: ${caps.binary.realPath} (QEMU ${caps.version}) cannot use ${e.backend}: ${avail.reason ?? 'not built in'}`, hint: 'choose another backend, or set XDPLAB_QEMU to a QEMU built with it' });
+      throw new LabError({ code: 'EUNSUPPORTED', field: 'backend', message: `backend: ${caps.binary.realPath} (QEMU ${caps.version}) cannot use ${e.backend}: ${avail.reason ?? 'not built in'}`, hint: 'choose another backend, or another QEMU (one built with it) on this page' });
     }
     this.log(e.vmId, 'info', 'preparing the guest image (built once, then cached)');
     const image = await (this.opts.image ?? (() => ensureGuestImage({ onProgress: (m) => this.log(e.vmId, 'info', m) })))();
@@ -228,7 +235,8 @@ export class VmManager implements VmManagerApi {
     const vm = await startVm({
       name: `xdplab-${e.vmId}`,
       image,
-      ...(this.opts.qemu ? { qemu: this.opts.qemu } : {}),
+      ...(qemu ? { qemu } : {}),
+      ...(caps.dataDirs.length ? { extraArgs: caps.dataDirs.flatMap((d) => ['-L', d]) } : {}),
       ...(this.opts.memoryMiB ? { memoryMiB: this.opts.memoryMiB } : {}),
       nics: [nicConfig],
       ...(gateway ? { gateway } : {}),
@@ -301,6 +309,26 @@ export class VmManager implements VmManagerApi {
     const refused = qmpRefusal(command, args);
     if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}`, hint: 'run it with xdplab qmp --socket PATH from a shell if you mean it' });
     return e.qmp.execute(command, args);
+  }
+
+  async qemuBinaries(): Promise<CommandResult<'qemuBinaries'>> {
+    let current: string | undefined;
+    try { current = resolveQemuBinary(this.qemu).realPath; } catch { /* none: nothing selected */ }
+    return Promise.all(discoverQemuBinaries().map(async (path) => {
+      try {
+        const caps = await qemuCapabilities({ qemu: path, kvm: false });
+        return { path, selected: path === current, version: caps.version, afXdp: caps.afXdp.present };
+      } catch (err) {
+        return { path, selected: path === current, error: (err as Error).message };
+      }
+    }));
+  }
+
+  async selectQemu(path: string): Promise<{ path: string }> {
+    const real = checkDiscovered(path);
+    await qemuCapabilities({ qemu: real, kvm: false }); // a binary that cannot answer is refused here
+    this.qemu = real;
+    return { path: real };
   }
 
   async qmpCommands(vmId: string): Promise<string[]> {

@@ -334,6 +334,10 @@ suiteIf(missing({ tools: [CHROMIUM] }) ?? needsBuild, 'the app in web mode (xdpl
     it('starts a VM, runs query-version and set_link in the QMP console, sees QMP events, stops it', async () => {
       await page.goto(`${served.url}#vms`);
       await page.waitForSelector('[data-testid="connection"][data-state="open"]');
+      // The QEMU setting offers what the engine found, the one in use selected, with its version.
+      const qemu = page.getByLabel('QEMU');
+      await page.waitForFunction(() => /\(\d+\.\d+/.test(document.querySelector('select[name="qemu"] option:checked')?.textContent ?? ''), undefined, { timeout: 30_000 });
+      expect(await qemu.inputValue()).toMatch(/qemu-system-x86_64$/);
       await page.getByLabel('Backend').selectOption('user');
       await page.getByRole('button', { name: 'Start VM' }).click();
       // The first start may build the guest image (minutes); later ones boot in seconds.

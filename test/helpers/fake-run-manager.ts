@@ -100,6 +100,8 @@ export function noVms(): import('../../benchmarks/server/vm-manager-api.js').VmM
     console: (id) => { throw none(id); },
     qmpExecute: async (id) => { throw none(id); },
     qmpCommands: async (id) => { throw none(id); },
+    qemuBinaries: async () => [],
+    selectQemu: async (path) => { throw new LabError({ code: 'EINVALIDOPTION', field: 'path', message: `path: '${path}' is not a QEMU xdplab found; allowed: (none found)` }); },
     on: () => () => {},
     close: async () => {},
   };

@@ -64,6 +64,8 @@ function seeds(run: string, other: string): Record<CommandName, unknown> {
     vmConsole: { vmId: 'vm-1', tailBytes: 100 },
     qmpExecute: { vmId: 'vm-1', command: 'query-status', arguments: { a: 1 } },
     qmpCommands: { vmId: 'vm-1' },
+    qemuBinaries: {},
+    selectQemu: { path: '/usr/bin/qemu-system-x86_64' },
   };
 }
 
