@@ -31,7 +31,8 @@ function pinnedChromium(cpu: number): { path: string; dispose(): void } {
   return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function attachUi(runs: RunManagerApi, chromiumCpu: number): Promise<AttachedUi> {
+/** probeFrames: install the frame probe (its rAF loop costs CPU of its own: only for frame times). */
+export async function attachUi(runs: RunManagerApi, chromiumCpu: number, options: { probeFrames: boolean }): Promise<AttachedUi> {
   const service = new LabService({ runs, vms: new VmManager(), warn: (m) => process.stderr.write(`bench:ui: server: ${m}\n`) });
   let server: WebServer | undefined;
   let browser: Browser | undefined;
@@ -52,7 +53,7 @@ export async function attachUi(runs: RunManagerApi, chromiumCpu: number): Promis
     await page.goto(`${server.url}#live`);
     await page.waitForSelector('[data-testid="connection"][data-state="open"]', { timeout: 30_000 });
     await page.waitForSelector('main[data-page="live"] [data-testid="live-mpps"]', { timeout: 30_000 });
-    await page.evaluate(FRAME_PROBE);
+    if (options.probeFrames) await page.evaluate(FRAME_PROBE);
     return {
       url: server.url,
       pointsDrawn: async () => Number(await page.locator('[data-testid="live-mpps"]').getAttribute('data-points')),
