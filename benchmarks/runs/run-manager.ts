@@ -21,6 +21,11 @@ import { HelperClient } from '../helper/client.js';
 import { helperTopology, unavailableThroughHelper } from '../helper/bench.js';
 import { checkExisting, type ForwardTopology, type PacketTopology } from './topology.js';
 
+/** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
+function finiteOnly(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+}
+
 export function defaultReportsDir(): string {
   return process.env.XDPLAB_REPORTS_DIR ?? join(process.cwd(), 'reports');
 }
@@ -146,7 +151,7 @@ export class RunManager implements RunManagerApi {
           try {
             progress('setup');
             const out = await runTrial(ctx);
-            row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: out.metrics });
+            row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics) });
             for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
             if (out.attached) row.attached = out.attached;
           } catch (err) {
@@ -179,7 +184,11 @@ export class RunManager implements RunManagerApi {
     if (row.status === 'unavailable') return;
     const ok = row.trials.filter((t) => t.status === 'ok');
     const names = new Set(ok.flatMap((t) => Object.keys(t.metrics)));
-    row.stats = Object.fromEntries([...names].map((m) => [m, summarize(ok.map((t) => t.metrics[m]!).filter((v) => Number.isFinite(v)))]));
+    // A metric with no finite value in any trial (iperf3 without CPU figures) has no statistics.
+    row.stats = Object.fromEntries([...names].flatMap((m) => {
+      const values = ok.map((t) => t.metrics[m]!).filter((v) => Number.isFinite(v));
+      return values.length ? [[m, summarize(values)]] : [];
+    }));
     if (ok.length === 0) {
       row.status = stopped ? 'incomplete' : 'failed';
       row.reason = row.trials.find((t) => t.error)?.error ?? (stopped ? 'stopped before its first trial ended' : 'no trial completed');
