@@ -4,7 +4,6 @@
 // the VM: see QMP_REFUSED), command names for completion, and every QMP event forwarded.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -13,6 +12,7 @@ import { Lab } from '../lab/lab.js';
 import type { CommandResult } from '../api/lab-api.js';
 import { checkDiscovered, discoverQemuBinaries } from '../qemu/binaries.js';
 import { qemuCapabilities, resolveQemuBinary } from '../qemu/capabilities.js';
+import { freeUdpPort } from '../lab/ports.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
 import { formatNetdevArg } from '../qemu/netdev/cmdline.js';
 import type { Netdev } from '../qemu/netdev/drivers.js';
@@ -78,14 +78,6 @@ export interface VmManagerOptions {
   image?: () => Promise<{ kernelPath: string; initrdPath: string }>;
   /** Default 256 MiB. */
   memoryMiB?: number;
-}
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
 }
 
 function notFound(vmId: string, known: string[]): LabError {

@@ -3,8 +3,6 @@
 // bridges, a vde_switch, veth pairs), and where iperf3's server and client run. The server is
 // always in a guest (every backend reaches one); the client is on the host side (the host, or
 // the lab namespace that holds the tap) or in a second VM for backends that join two VMs.
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { LabError } from '../../native/errors.js';
@@ -12,6 +10,7 @@ import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import type { NicConfig } from '../qemu/vm.js';
 import type { VmBackendName } from './backends.js';
+import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
 
 /** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
 export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: string };
@@ -55,22 +54,6 @@ export interface TopologyEnv {
 /** TEST-NET-1 for lab links: .1 the host side, .2 and .3 the guests. */
 const NET = { host: '192.0.2.1', a: '192.0.2.2', b: '192.0.2.3', prefix: 24 } as const;
 const SLIRP = { guest: '10.0.2.15', gateway: '10.0.2.2' } as const;
-
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
-  });
-}
-
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 const nd = (n: Netdev): string => formatNetdevArg(n);
 

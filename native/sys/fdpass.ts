@@ -52,13 +52,14 @@ export function release(...blocks: Block[]): void {
   for (const b of blocks) b.free();
 }
 
-/** Connects to `socketPath` and sends fds with a JSON payload in one message. */
-export function sendFds(socketPath: string, fds: number[], payload: unknown): void {
+/**
+ * One sendmsg message: `payload` as JSON and `fds` as SCM_RIGHTS, checked against the limits.
+ * `msg` is the msghdr to pass; free `blocks` after sending.
+ */
+export function rightsMessage(payload: unknown, fds: number[]): { msg: Block; blocks: Block[] } {
   if (fds.length > MAX_FDS) throw new LabError({ code: 'EINVALIDOPTION', field: 'fds', message: `fds: at most ${MAX_FDS} per message` });
-  const c = libc();
-  const sock = c.socket(AF_UNIX, SOCK_SEQPACKET, 0) as number;
-  if (sock < 0) throw new SystemError('socket', errno(), 'creating a unix socket to pass fds');
   const body = Buffer.from(JSON.stringify(payload ?? null));
+  if (body.length > MAX_PAYLOAD) throw new LabError({ code: 'E2BIG', message: `message of ${body.length} bytes is over the ${MAX_PAYLOAD}-byte limit` });
   const data = new Block(Math.max(1, body.length));
   body.copy(data.bytes);
   const controlLen = 16 + Math.ceil((fds.length * 4) / 8) * 8;
@@ -68,12 +69,21 @@ export function sendFds(socketPath: string, fds: number[], payload: unknown): vo
   control.bytes.writeInt32LE(SCM_RIGHTS, 12);
   fds.forEach((fd, i) => control.bytes.writeInt32LE(fd, 16 + i * 4));
   const { msg, iov } = message(data, body.length, control, fds.length ? controlLen : 0);
+  return { msg, blocks: [msg, iov, data, control] };
+}
+
+/** Connects to `socketPath` and sends fds with a JSON payload in one message. */
+export function sendFds(socketPath: string, fds: number[], payload: unknown): void {
+  const { msg, blocks } = rightsMessage(payload, fds);
+  const c = libc();
+  const sock = c.socket(AF_UNIX, SOCK_SEQPACKET, 0) as number;
+  if (sock < 0) { release(...blocks); throw new SystemError('socket', errno(), 'creating a unix socket to pass fds'); }
   try {
     const addr = sockaddrUn(socketPath);
     if ((c.connect(sock, addr, addr.length) as number) !== 0) throw new SystemError('connect', errno(), `connecting to ${socketPath}`);
     if (Number(c.sendmsg(sock, msg.ptr, 0)) < 0) throw new SystemError('sendmsg', errno(), `sending ${fds.length} fds to ${socketPath}`);
   } finally {
-    release(msg, iov, data, control);
+    release(...blocks);
     c.close(sock);
   }
 }

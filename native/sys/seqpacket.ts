@@ -4,10 +4,10 @@
 // guarded by poll, so callers decide how long to wait (the helper and its client poll from
 // timers and never stall their event loop for long).
 import { chmodSync, chownSync, rmSync } from 'node:fs';
-import { LabError, SystemError } from '../errors.js';
+import { SystemError } from '../errors.js';
 import { POLLIN } from '../afxdp/constants.js';
 import { libc, errno } from './libc.js';
-import { Block, MAX_FDS, MAX_PAYLOAD, message, release, sockaddrUn } from './fdpass.js';
+import { Block, MAX_FDS, MAX_PAYLOAD, message, release, rightsMessage, sockaddrUn } from './fdpass.js';
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -103,22 +103,11 @@ export class SeqpacketSocket {
   }
 
   send(payload: unknown, fds: number[] = []): void {
-    if (fds.length > MAX_FDS) throw new LabError({ code: 'EINVALIDOPTION', field: 'fds', message: `fds: at most ${MAX_FDS} per message` });
-    const body = Buffer.from(JSON.stringify(payload ?? null));
-    if (body.length > MAX_PAYLOAD) throw new LabError({ code: 'E2BIG', message: `message of ${body.length} bytes is over the ${MAX_PAYLOAD}-byte limit` });
-    const data = new Block(Math.max(1, body.length));
-    body.copy(data.bytes);
-    const controlLen = 16 + Math.ceil((fds.length * 4) / 8) * 8;
-    const control = new Block(controlLen);
-    control.bytes.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
-    control.bytes.writeInt32LE(SOL_SOCKET, 8);
-    control.bytes.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((fd, i) => control.bytes.writeInt32LE(fd, 16 + i * 4));
-    const { msg, iov } = message(data, body.length, control, fds.length ? controlLen : 0);
+    const { msg, blocks } = rightsMessage(payload, fds);
     try {
       if (Number(libc().sendmsg(this.fd, msg.ptr, MSG_NOSIGNAL)) < 0) throw new SystemError('sendmsg', errno(), `sending on ${this.path}`);
     } finally {
-      release(msg, iov, data, control);
+      release(...blocks);
     }
   }
 

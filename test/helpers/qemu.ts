@@ -5,7 +5,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../../benchmarks/qemu/qmp.js';
@@ -65,14 +64,7 @@ export function startControlQemu(extraArgs: string[] = []): ControlQemu {
   };
 }
 
-/** A free UDP port on 127.0.0.1 (bound, then released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freeUdpPort } from '../../benchmarks/lab/ports.js';
 
 /**
  * A vhost-user backend that does just enough of the protocol for QEMU's netdev_add to succeed:

@@ -14,6 +14,7 @@ import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-i
 import { FAST_BOOT_ARGS, findQboot, kernelCommandLine, shellQuote, startVm, type Vm, type VmControl } from '../../benchmarks/qemu/vm.js';
 import { LabError } from '../../native/errors.js';
 import { suite } from '../helpers/requirements.js';
+import { freeTcpPort } from '../../benchmarks/lab/ports.js';
 
 const PREFIX = `xlt${randomBytes(2).toString('hex')}`;
 let seq = 0;
@@ -30,14 +31,6 @@ function leftovers(): { processes: string[]; dirs: string[] } {
   } catch { /* pgrep exits 1 when nothing matches */ }
   const dirs = [tmpdir(), '/tmp'].flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.startsWith(`xdplab-${PREFIX}-`)).map((n) => join(d, n)) : []));
   return { processes, dirs: [...new Set(dirs)] };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
-  });
 }
 
 /** A minimal QMP VmControl (greeting, qmp_capabilities, one command at a time), enough to check the wiring. */
@@ -145,7 +138,7 @@ suite('VM lifecycle under QEMU', { tools: ['qemu-system-x86_64', 'apt-get', 'dpk
       }
 
       // iperf3 from the guest to a server on the host: slirp's 10.0.2.2 is the host's loopback.
-      const port = await freePort();
+      const port = await freeTcpPort();
       server = spawn('iperf3', ['-s', '-1', '-B', '127.0.0.1', '-p', String(port), '--forceflush'], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitListening(server);
       const iperf = await vm.exec('iperf3', ['-c', '10.0.2.2', '-p', String(port), '-t', '2', '-J'], { timeoutMs: 60_000 });
