@@ -58,7 +58,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   try {
     return await (await load()).run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) { io.err(`${err.message}\nRun 'xdplab ${command} --help' for its options.\n`); return 2; }
+    if (err instanceof UsageError) {
+      // The message names the (sub)command it is about: "xdplab vm bench: --tests: ...".
+      const named = /^xdplab ([a-z][a-z ]*?):/.exec(err.message)?.[1] ?? command;
+      io.err(`${err.message}\nRun 'xdplab ${named} --help' for its options.\n`);
+      return 2;
+    }
     io.err(`xdplab ${command}: ${describeError(err)}\n`);
     return 1;
   }
