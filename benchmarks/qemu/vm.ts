@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { invalidOption, LabError } from '../../native/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { accelArgs, accelFor, type Accel, type AccelChoice } from './accel.js';
+import { dataDirArgs, dataDirsFor, resolveQemuBinary } from './capabilities.js';
 import { AGENT_PORT_NAME } from './guest/agent.js';
 import { READY_MARKER } from './guest/init.js';
 
@@ -608,6 +609,8 @@ async function prepare(config: VmConfig): Promise<Prepared> {
     '-chardev', `socket,id=xlagent,path=${qemuEscape(agentSocketPath)},server=on,wait=off`,
     '-device', `virtserialport,bus=xlvser.0,chardev=xlagent,name=${AGENT_PORT_NAME}`,
     ...nicArgs,
+    // A QEMU outside the system directories needs its own firmware and option ROMs.
+    ...dataDirArgs(dataDirsFor(resolveQemuBinary(binary))),
     ...(config.extraArgs ?? []),
   ];
   const wrapper = which('setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : [];

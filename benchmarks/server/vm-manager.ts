@@ -228,7 +228,6 @@ export class VmManager implements VmManagerApi {
       name: `xdplab-${e.vmId}`,
       image,
       ...(qemu ? { qemu } : {}),
-      ...(caps.dataDirs.length ? { extraArgs: caps.dataDirs.flatMap((d) => ['-L', d]) } : {}),
       ...(this.opts.memoryMiB ? { memoryMiB: this.opts.memoryMiB } : {}),
       nics: [nicConfig],
       ...(gateway ? { gateway } : {}),

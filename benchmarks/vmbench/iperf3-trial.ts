@@ -56,7 +56,7 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
   ctx.progress?.(`${backend}: booting ${topo.vms.length} VM(s)`);
   let vms: StartedVm[];
   try {
-    vms = await startTopologyVms(topo, { lab, qemuBinary: ctx.qemuBinary, image: ctx.image, dataDirs: caps.dataDirs });
+    vms = await startTopologyVms(topo, { lab, qemuBinary: ctx.qemuBinary, image: ctx.image });
   } catch (err) {
     throw new VmTrialError(err, topo.setupCommands);
   }

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { invalidOption, LabError } from '../../native/errors.js';
 import { DEFAULT_FRAME } from '../engines/frames.js';
 import { Lab } from '../lab/lab.js';
-import { dataDirArgs, qemuCapabilities } from '../qemu/capabilities.js';
+import { qemuCapabilities } from '../qemu/capabilities.js';
 import { shellQuote, startVm, type Vm } from '../qemu/vm.js';
 import type { Sample } from '../report/schema.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../runs/worker-client.js';
@@ -160,7 +160,6 @@ export class VmPacketRig {
         nics: [{ netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` }],
         // No IPv6 in the guest: its router solicitations and MLD reports would be counted.
         kernelArgs: ['ipv6.disable=1'],
-        extraArgs: dataDirArgs(caps.dataDirs),
         ...(o.progress ? { onProgress: o.progress } : {}),
       });
       // The guest never asks for the peer's MAC (an ICMP error to a txonly frame would).

@@ -5,7 +5,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LabError } from '../../native/errors.js';
 import type { Lab } from '../lab/lab.js';
-import { dataDirArgs } from '../qemu/capabilities.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { shellQuote, startVm, type Vm } from '../qemu/vm.js';
 import type { Listener, Topology } from './topology.js';
@@ -16,8 +15,6 @@ export interface StartOptions {
   lab: Lab;
   qemuBinary: string;
   image: { kernelPath: string; initrdPath: string };
-  /** -L directories (a QEMU that is not the system's). */
-  dataDirs?: string[];
   progress?: (message: string) => void;
   readyTimeoutMs?: number;
 }
@@ -72,7 +69,7 @@ export async function startTopologyVms(t: Topology, o: StartOptions): Promise<St
         nics: [spec.nic],
         ...(spec.gateway ? { gateway: spec.gateway } : {}),
         ...(spec.netns ? { netns: spec.netns } : {}),
-        extraArgs: [...dataDirArgs(o.dataDirs ?? []), ...spec.extraNetdevs.flatMap((n) => ['-netdev', n])],
+        extraArgs: spec.extraNetdevs.flatMap((n) => ['-netdev', n]),
         ...(o.readyTimeoutMs ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
         control: async (path) => {
           const c = await QmpClient.connect(path, { waitForSocket: true, timeoutMs: 10_000, commandTimeoutMs: 10_000 });

@@ -10,17 +10,21 @@ import { dispatch } from '../../benchmarks/server/dispatch.js';
 import { LabService } from '../../benchmarks/server/lab-service.js';
 import { VmManager } from '../../benchmarks/server/vm-manager.js';
 import { resolveQemuBinary } from '../../benchmarks/qemu/capabilities.js';
+import { cacheRoot, ensureGuestImage } from '../../benchmarks/qemu/guest-image.js';
+import { startVm } from '../../benchmarks/qemu/vm.js';
 import { FakeRunManager } from '../helpers/fake-run-manager.js';
 import { suite } from '../helpers/requirements.js';
 
 const req = (command: string, args: unknown, id = 1) => ({ type: 'request' as const, id, command, args });
 
-suite('the QEMU binary setting', { tools: ['qemu-system-x86_64'] }, () => {
+suite('the QEMU binary setting', { tools: ['qemu-system-x86_64', 'apt-get', 'dpkg', 'depmod', 'xz'] }, () => {
   let dir: string;
   let own: string;
   let vms: VmManager;
   let service: LabService;
   const saved = { settings: process.env.XDPLAB_SETTINGS, cache: process.env.XDPLAB_CACHE_DIR };
+  // The guest image stays in the usual cache; only capabilities are probed into the test's own.
+  const imageCache = cacheRoot();
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'xdplab-qemu-bins-'));
@@ -64,6 +68,19 @@ suite('the QEMU binary setting', { tools: ['qemu-system-x86_64'] }, () => {
     // Not even a schema-valid but empty path gets as far as the manager.
     expect(await dispatch(service.handlers, req('selectQemu', { path: '' }))).toMatchObject({ ok: false, error: { field: 'args.path' } });
   });
+
+  it('a VM of the QEMU outside the system directories gets -L for its firmware, and boots', async () => {
+    const image = await ensureGuestImage({ cacheDir: imageCache });
+    const vm = await startVm({ name: 'xdplab-bins', image, qemu: own, nics: [{ netdev: 'user,id=n0', ip: '10.0.2.15/24' }] });
+    try {
+      const line = vm.commandLine.join(' ');
+      expect(vm.commandLine[0]).toBe(own);
+      expect(line).toContain('-L /usr/share/qemu');
+      expect((await vm.run('cat', ['/proc/cmdline'])).length).toBeGreaterThan(0);
+    } finally {
+      await vm.stop();
+    }
+  }, 180_000);
 
   it('choosing the listed QEMU makes it the selected one', async () => {
     expect(await dispatch(service.handlers, req('selectQemu', { path: own }))).toEqual({ type: 'response', id: 1, ok: true, result: { path: own } });
