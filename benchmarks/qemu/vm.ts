@@ -306,7 +306,8 @@ export class Vm {
     const { lab, netns } = config;
     // Recorded first, so that a Lab removes the directory whatever happens next.
     if (lab) lab.trackFile(p.dir);
-    const [cmd, ...rest] = [...p.wrapper, p.binary, ...p.args];
+    // A Lab starts its processes with a parent-death signal of its own: no second wrapper then.
+    const [cmd, ...rest] = [...(lab ? [] : p.wrapper), p.binary, ...p.args];
     const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
     this.spawnedAt = performance.now();
     if (lab) this.child = lab.spawn(netns, cmd!, rest, { stdio });
