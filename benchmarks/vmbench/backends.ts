@@ -44,7 +44,12 @@ export const BACKEND_ALIASES: Record<string, VmBackendName[]> = {
 };
 
 /** Backends whose guest NIC has a host interface an AF_XDP peer can sit on (txonly/rxonly). */
-export const PACKET_BACKENDS: readonly VmBackendName[] = ['tap', 'af-xdp'];
+export const PACKET_BACKENDS = ['tap', 'af-xdp'] as const satisfies readonly VmBackendName[];
+export type PacketBackend = (typeof PACKET_BACKENDS)[number];
+
+export function isPacketBackend(b: string): b is PacketBackend {
+  return (PACKET_BACKENDS as readonly string[]).includes(b);
+}
 
 export function backendInfo(name: string): BackendInfo {
   const b = VM_BACKENDS.find((x) => x.name === name);

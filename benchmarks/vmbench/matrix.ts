@@ -94,7 +94,7 @@ async function execute(writer: ReportWriter, plans: VmRowPlan[], o: VmBenchOptio
       if (stop.stop) break;
       const row = report.rows[rowIndex]!;
       if (plan.unavailable) { writer.save(); continue; }
-      const runner = runnerFor(plan.test)!;
+      const runner = runnerFor(plan.test);
       row.reason = undefined;
       for (let trial = 0; trial < o.trials && !stop.stop; trial++) {
         const progress = (message: string) => onProgress({

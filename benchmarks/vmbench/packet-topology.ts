@@ -15,16 +15,14 @@
 //
 // IPv6 is off in both namespaces (and in the guest, by the caller): its neighbour discovery
 // and MLD frames would otherwise be counted with the test's frames.
-import { LabError } from '../../native/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import { macOf, type Endpoint } from '../runs/topology.js';
 
-export const VM_PACKET_BACKENDS = ['tap', 'af-xdp'] as const;
-export type VmPacketBackend = (typeof VM_PACKET_BACKENDS)[number];
+import type { PacketBackend } from './backends.js';
 
 export interface VmPacketTopology {
-  backend: VmPacketBackend;
+  backend: PacketBackend;
   /** Where QEMU runs. */
   vmNetns: string;
   /** The veth end on the VM's side (on the bridge for tap; QEMU's af-xdp attaches to it). */
@@ -40,10 +38,6 @@ export interface VmPacketTopology {
   netdevArg: string;
   /** The setup commands, as typed by hand (for the report). */
   commandLines: string[];
-}
-
-export function isVmPacketBackend(b: string): b is VmPacketBackend {
-  return (VM_PACKET_BACKENDS as readonly string[]).includes(b);
 }
 
 /** The af-xdp netdev for veth end `ifname` (one queue; QEMU's default mode: native, then skb). */
@@ -62,10 +56,7 @@ let seq = 0;
  * Creates the namespaces, links and (for tap) the bridge in `lab`; the caller closes the lab.
  * Names are lab names with a per-process sequence, so several topologies can share one lab.
  */
-export function createVmPacketTopology(lab: Lab, backend: string, opts: { afXdpMode?: 'native' | 'skb' } = {}): VmPacketTopology {
-  if (!isVmPacketBackend(backend)) {
-    throw new LabError({ code: 'EINVAL', field: 'backend', message: `backend: the packet tests run over ${VM_PACKET_BACKENDS.join(' or ')}, got '${backend}'` });
-  }
+export function createVmPacketTopology(lab: Lab, backend: PacketBackend, opts: { afXdpMode?: 'native' | 'skb' } = {}): VmPacketTopology {
   const n = (seq++ % 100).toString();
   const lines: string[] = [];
   const ip = (netns: string, args: string[]) => { lab.ip(netns, args); lines.push(`ip -n ${netns} ${args.join(' ')}`); };

@@ -28,7 +28,8 @@ import type { Sample } from '../report/schema.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../runs/worker-client.js';
 import { configurePktgen, pktgenWrites, readGuestNic, runPktgen, stopPktgen, type GuestNicCounters, type PktgenConfig } from './guest-traffic.js';
 import { delta, readLinks, type LinkSnapshot } from './link-stats.js';
-import { createVmPacketTopology, isVmPacketBackend, VM_PACKET_BACKENDS, type VmPacketTopology } from './packet-topology.js';
+import { isPacketBackend, PACKET_BACKENDS } from './backends.js';
+import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 
 /** The guest and the peer use the addresses of xdplab's default frame (198.18.0.2 and .1). */
@@ -135,8 +136,8 @@ export class VmPacketRig {
    */
   static async open(o: VmPacketRigOptions): Promise<VmPacketRig> {
     const backend = o.backend ?? 'tap';
-    if (!isVmPacketBackend(backend)) {
-      throw new LabError({ code: 'EINVAL', field: 'backend', message: `backend: the packet tests (txonly, rxonly) run over ${VM_PACKET_BACKENDS.join(' or ')}, got '${backend}'` });
+    if (!isPacketBackend(backend)) {
+      throw new LabError({ code: 'EINVAL', field: 'backend', message: `backend: the packet tests (txonly, rxonly) run over ${PACKET_BACKENDS.join(' or ')}, got '${backend}'` });
     }
     const caps = await qemuCapabilities(o.qemuBinary ? { qemu: o.qemuBinary } : {});
     const lab = new Lab('vmpacket');

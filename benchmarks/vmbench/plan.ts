@@ -2,9 +2,8 @@
 // unavailable with its reason, decided before anything starts.
 import type { LabError } from '../../native/errors.js';
 import type { QemuCapabilities } from '../qemu/capabilities.js';
-import { PACKET_BACKENDS, backendInfo, expandBackends, type VmBackendName } from './backends.js';
+import { PACKET_BACKENDS, backendInfo, expandBackends, isPacketBackend, type VmBackendName } from './backends.js';
 import { backendProblem, type HostFacts } from './prerequisites.js';
-import { NOT_BUILT_IN, runnerFor } from './registry.js';
 import type { VmTestName } from './vm-trial.js';
 
 export { parseTests } from './options.js';
@@ -30,12 +29,10 @@ export function planVmRows(backends: readonly VmBackendName[], tests: readonly V
     for (const test of tests) {
       const id = `${backend}/${test}`;
       let unavailable: string | undefined;
-      if (test !== 'iperf3' && !PACKET_BACKENDS.includes(backend)) {
+      if (test !== 'iperf3' && !isPacketBackend(backend)) {
         unavailable = `${backend} cannot carry packet tests: ${backendInfo(backend).pair === 'guest<->guest' ? 'its NIC is joined to another VM, ' : ''}there is no host interface for an AF_XDP peer (packet tests run on ${PACKET_BACKENDS.join(' and ')})`;
       } else if (problem) {
         unavailable = describe(problem);
-      } else if (!runnerFor(test)) {
-        unavailable = NOT_BUILT_IN;
       }
       rows.push({ id, backend, test, ...(unavailable ? { unavailable } : {}) });
     }

@@ -4,15 +4,12 @@ import { runVmIperf3Trial } from './iperf3-trial.js';
 import { runVmPacketTrial } from './packet.js';
 import type { VmTestName, VmTrialRunner } from './vm-trial.js';
 
-export const VM_TEST_RUNNERS: Partial<Record<VmTestName, VmTrialRunner>> = {
+export const VM_TEST_RUNNERS: Record<VmTestName, VmTrialRunner> = {
   iperf3: runVmIperf3Trial,
   txonly: runVmPacketTrial,
   rxonly: runVmPacketTrial,
 };
 
-/** The reason a test with no runner gives (none today; kept for tests added later). */
-export const NOT_BUILT_IN = 'packet tests not built in';
-
-export function runnerFor(test: VmTestName): VmTrialRunner | undefined {
+export function runnerFor(test: VmTestName): VmTrialRunner {
   return VM_TEST_RUNNERS[test];
 }
