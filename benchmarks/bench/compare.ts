@@ -1,7 +1,11 @@
 // npm run bench:compare — xdplab's txonly, rxonly and io against dpdk-testpmd's AF_XDP PMD on
 // the same veth pair in one run, alternating (A B A B, --pairs N, at least 3), per mode, as
 // median ratios; rxonly against the XDP-drop ceiling for the same sender; and the sampler's
-// cost: txonly sampled every 0.25 s against the same run read only at its end.
+// cost: txonly sampled every 0.25 s against the same run read only at its end. Each side of a
+// pair waits for a quiet machine first (other processes under --max-other-cpu for a second):
+// on 2 cores another process's work lands on the DUT's or the generator's CPU. The rows run
+// through runs/row-runners.ts, as `xdplab bench` does: each side's receive work on its own CPU,
+// xdplab's transmit budget, the same pinning for both tools.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,25 +19,39 @@ import { resolveScenario } from '../runs/scenario.js';
 import { median } from '../runs/statistics.js';
 import { createPacketTopology, macOf } from '../runs/topology.js';
 import { startWorker } from '../runs/worker-client.js';
+import { waitForQuiet } from './quiet-machine.js';
 
-const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' } } });
+const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' }, 'max-other-cpu': { type: 'string' }, 'quiet-wait-s': { type: 'string' } } });
 const pairs = Math.max(3, Number(values.pairs ?? 3));
 const seconds = Number(values.seconds ?? 3);
 const engines = (values.engines ?? 'txonly,rxonly,io').split(',') as Array<'txonly' | 'rxonly' | 'io'>;
 const modes = (values.modes ?? 'native,skb').split(',') as Array<'native' | 'skb'>;
+const maxOtherCpu = Number(values['max-other-cpu'] ?? 0.15);
+const quietWaitMs = Number(values['quiet-wait-s'] ?? 60) * 1000;
 if (process.getuid?.() !== 0) { console.error('bench:compare needs root (namespaces, XDP, AF_XDP)'); process.exit(1); }
 
 const scenario = resolveScenario({ durationMs: seconds * 1000, warmupMs: 1000, trials: 1 });
 const lab = new Lab('compare');
 const out: Record<string, unknown>[] = [];
 const errors: string[] = [];
+/** Each row's command lines (and where its receive work ran), from its first trial. */
+const commandLines: Record<string, string[]> = {};
+/** Seconds each trial waited for a quiet machine, and what other processes used in the last second. */
+const quiet: Array<{ trial: string; waitedS: number; otherCpus: number; top: string }> = [];
+const waitQuiet = async (trial: string) => {
+  const q = await waitForQuiet(maxOtherCpu, new Set([process.pid]), quietWaitMs);
+  quiet.push({ trial, waitedS: Math.round(q.waitedMs / 100) / 10, otherCpus: Math.round(q.last.cpus * 100) / 100, top: q.last.top.map((u) => `${u.comm} ${u.cpus.toFixed(2)}`).join(', ') });
+};
 try {
   const packet = createPacketTopology(lab, scenario);
   const macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
   const trial = async (row: RowPlan, i: number): Promise<number> => {
     const ctx: TrialContext = { lab, scenario, row, trial: i, packet, macs, sample: () => {}, phase: () => {}, stopSignal: { stop: false } };
+    await waitQuiet(`${row.id} ${i}`);
     try {
-      return (await runTrial(ctx)).metrics.packetsPerSecond ?? NaN;
+      const o = await runTrial(ctx);
+      commandLines[row.id] ??= o.commandLines;
+      return o.metrics.packetsPerSecond ?? NaN;
     } catch (err) {
       errors.push(`${row.id} pair ${i}: ${describeError(err)}`);
       return NaN;
@@ -61,6 +79,7 @@ try {
   for (let i = 0; i < pairs; i++) {
     for (const [ms, into] of [[250, sampled], [0, unsampled]] as const) {
       process.stderr.write(`sampler cost: pair ${i + 1}/${pairs}, sample every ${ms || 'never'}\n`);
+      await waitQuiet(`sampler ${ms} ${i}`);
       const w = startWorker(lab, { netns: packet.dut.netns!, ifname: packet.dut.ifname, engine: 'txonly', mode: 'native', seconds, warmupMs: 1000, sampleMs: ms, cpu: 1, srcMac: macs.dut, dstMac: macs.peer });
       const r = await w.done;
       into.push(r.ok ? r.packets / r.seconds : NaN);
@@ -70,7 +89,7 @@ try {
 } finally {
   lab.close();
 }
-const result = { schema: 'xdplab.bench.compare/1', at: new Date().toISOString(), pairs, seconds, environment: collectEnvironment(), rows: out, errors };
+const result = { schema: 'xdplab.bench.compare/1', at: new Date().toISOString(), pairs, seconds, maxOtherCpu, environment: collectEnvironment(), rows: out, commandLines, quiet, errors };
 const dir = join(PROJECT_ROOT, 'benchmarks', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `compare-${result.at.replace(/[:.]/g, '-')}.json`);

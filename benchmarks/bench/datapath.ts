@@ -38,6 +38,8 @@ import { programName } from '../../native/xdp/libxdp.js';
 import { XdpDropProgram } from '../../native/xdp/drop-program.js';
 import type { WorkerResult } from '../engines/worker.js';
 import { Lab } from '../lab/lab.js';
+import { placeReceiveWork, type ReceivePlacement } from '../lab/receive-work.js';
+import { otherCpu, procTimes, waitForQuiet, type OtherCpu } from './quiet-machine.js';
 import { Testpmd, findTestpmd, rateFromSamples, type TestpmdSample } from '../tools/testpmd.js';
 
 const execFileAsync = promisify(execFile);
@@ -53,61 +55,6 @@ type Side = 'xdplab' | 'testpmd';
 const DUT_CPU = 1;
 /** The fixed counterpart's CPU: the generator, and the drop program's kernel work. */
 const GENERATOR_CPU = 0;
-
-// ---------------------------------------------------------------------------------------------
-// Where the fixed receiver's kernel work runs (txonly rows). veth hands a frame to its peer in
-// the sender's context: by default the peer's NAPI poll (native XDP) or backlog (generic XDP)
-// runs in softirq on the sending CPU, so the drop program's work would be billed to the device
-// under test. The counterpart's work is moved to its own CPU instead: threaded NAPI with the
-// NAPI kthread pinned (native), RPS to that CPU (skb, where frames go through netif_rx).
-
-export interface Placement { how: string; cpu: number; napiThreads?: Array<{ pid: number; comm: string }>; rpsQueues?: string[]; warning?: string }
-
-function napiThreads(): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      if (comm.startsWith('napi/') && Number(stat.slice(close + 2).split(' ')[1]) === 2) out.set(Number(name), comm);
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-async function placeReceiverWork(lab: Lab, netns: string, ifname: string, mode: Mode, cpu: number): Promise<{ placement: Placement; restore: () => void }> {
-  const sysfs = `/sys/class/net/${ifname}`;
-  if (mode === 'native') {
-    const before = napiThreads();
-    lab.exec(netns, 'sh', ['-c', `echo 1 > ${sysfs}/threaded`]);
-    let created: Array<{ pid: number; comm: string }> = [];
-    for (let i = 0; i < 20 && created.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      created = [...napiThreads()].filter(([pid]) => !before.has(pid)).map(([pid, comm]) => ({ pid, comm }));
-    }
-    for (const th of created) {
-      execFileSync('taskset', ['-pc', String(cpu), String(th.pid)], { stdio: 'ignore' });
-      // Like softirq work, the receiver's poll must not wait behind anything else on its CPU.
-      execFileSync('chrt', ['-f', '-p', '50', String(th.pid)], { stdio: 'ignore' });
-    }
-    return {
-      placement: {
-        how: `threaded NAPI on ${ifname}, NAPI kthread pinned to CPU ${cpu} at SCHED_FIFO 50`, cpu, napiThreads: created,
-        ...(created.length ? {} : { warning: 'no NAPI kthread appeared: the peer\'s XDP runs in softirq on the sending CPU' }),
-      },
-      restore: () => { try { lab.exec(netns, 'sh', ['-c', `echo 0 > ${sysfs}/threaded`]); } catch { /* NAPI already gone */ } },
-    };
-  }
-  const queues = lab.exec(netns, 'sh', ['-c', `ls -d ${sysfs}/queues/rx-*`]).split('\n').filter(Boolean);
-  const mask = (1 << cpu).toString(16);
-  for (const q of queues) lab.exec(netns, 'sh', ['-c', `echo ${mask} > ${q}/rps_cpus`]);
-  return {
-    placement: { how: `RPS on ${ifname} (rps_cpus=${mask}): the backlog and generic XDP run on CPU ${cpu}`, cpu, rpsQueues: queues },
-    restore: () => { for (const q of queues) { try { lab.exec(netns, 'sh', ['-c', `echo 0 > ${q}/rps_cpus`]); } catch { /* ignore */ } } },
-  };
-}
 
 interface Settings {
   seconds: number;
@@ -352,70 +299,6 @@ export interface Trial {
 
 function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').trim();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Other work on the machine. A shared 2-core machine runs other people's builds and VMs; a trial
-// during which other processes used CPU is not a measurement of the datapath. Every process's
-// CPU time (utime + stime) is read at the start and end of the measured window; what processes
-// outside the benchmark used is the trial's `otherCpu` (in CPUs: 1.0 = one core busy).
-
-const CLK_TCK = 100;
-interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }>; steal: number }
-
-function procTimes(): ProcTimes {
-  const ticks = new Map<number, { comm: string; ticks: number }>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8'); } catch { continue; }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const f = stat.slice(close + 2).split(' ');
-    // Fields after the comm: state(3) ppid(4) ... utime(14) stime(15), here shifted by 3.
-    const ppid = Number(f[1]);
-    if (Number(name) === 2 || ppid === 2) continue; // kernel threads: softirq work is the benchmark's
-    ticks.set(Number(name), { comm, ticks: Number(f[11]) + Number(f[12]) });
-  }
-  // Time the hypervisor gave this VM's CPUs to someone else (the 8th value of /proc/stat's cpu line).
-  const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);
-  return { atMs: performance.now(), ticks, steal };
-}
-
-export interface OtherCpu {
-  /** CPUs used by other processes plus CPU time stolen by the hypervisor (1.0 = one core). */
-  cpus: number;
-  stealCpus: number;
-  top: Array<{ pid: number; comm: string; cpus: number }>;
-}
-
-/**
- * Waits (up to timeoutMs) for a second in which processes outside the benchmark used at most
- * `max` CPU. Returns what the last second showed.
- */
-async function waitForQuiet(max: number, ours: Set<number>, timeoutMs: number): Promise<{ waitedMs: number; last: OtherCpu }> {
-  const start = performance.now();
-  for (;;) {
-    const a = procTimes();
-    await new Promise((r) => setTimeout(r, 1000));
-    const last = otherCpu(a, procTimes(), ours);
-    const waitedMs = performance.now() - start;
-    if (last.cpus <= max || waitedMs >= timeoutMs) return { waitedMs, last };
-  }
-}
-
-/** CPU used between a and b by processes other than `ours` (and the ip/ethtool the bench runs). */
-function otherCpu(a: ProcTimes, b: ProcTimes, ours: Set<number>): OtherCpu {
-  const seconds = (b.atMs - a.atMs) / 1000;
-  const users: Array<{ pid: number; comm: string; cpus: number }> = [];
-  for (const [pid, e] of b.ticks) {
-    if (ours.has(pid) || e.comm === 'ip' || e.comm === 'ethtool') continue;
-    const used = e.ticks - (a.ticks.get(pid)?.ticks ?? 0);
-    if (used > 0) users.push({ pid, comm: e.comm, cpus: used / CLK_TCK / seconds });
-  }
-  users.sort((x, y) => y.cpus - x.cpus);
-  const stealCpus = (b.steal - a.steal) / CLK_TCK / seconds;
-  return { cpus: users.reduce((n, u) => n + u.cpus, 0) + stealCpus, stealCpus, top: users.slice(0, 3) };
 }
 
 function frameAddresses(t: Topology): string[] {
@@ -669,7 +552,7 @@ async function main(): Promise<number> {
   const trials: Trial[] = [];
   const commandLines: Record<string, string[]> = {};
   const notes: string[] = [];
-  const placements: Record<string, Placement> = {};
+  const placements: Record<string, ReceivePlacement> = {};
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: 'datapath {bar} {value}/{total} trials | {row} pair {pair} {side} {last}',
@@ -700,7 +583,7 @@ async function main(): Promise<number> {
         if (engine === 'txonly') {
           const rmode = receiverMode(s, mode);
           drop = withNetns(peerNs, () => XdpDropProgram.attachTo(peerIf, rmode));
-          const placed = await placeReceiverWork(lab, peerNs, peerIf, rmode, GENERATOR_CPU);
+          const placed = await placeReceiveWork(lab, peerNs, peerIf, rmode, GENERATOR_CPU);
           restorePlacement = placed.restore;
           placements[row] = placed.placement;
           if (placed.placement.warning) notes.push(`${row}: ${placed.placement.warning}`);

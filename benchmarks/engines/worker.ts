@@ -203,7 +203,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
     if (o.peerIfname) peer = openPort(o.peerIfname);
     let txBudget: WorkerResult['txBudget'] = { requested: o.txBudget, applied: false };
     if (o.txBudget > 0) {
-      for (const q of port.queues) txBudget = { requested: o.txBudget, ...setTxBudget(q.fd, o.txBudget) };
+      for (const q of [...port.queues, ...(peer?.queues ?? [])]) txBudget = { requested: o.txBudget, ...setTxBudget(q.fd, o.txBudget) };
     }
     const engine = createEngine(o.engine);
     engine.prepare(port, {

@@ -8,6 +8,7 @@ import { withNetns } from '../../native/sys/netns.js';
 import { XdpDropProgram } from '../../native/xdp/drop-program.js';
 import { XskProgram } from '../../native/xdp/xsk-program.js';
 import type { Lab } from '../lab/lab.js';
+import { placeReceiveWork } from '../lab/receive-work.js';
 import type { Sample } from '../report/schema.js';
 import { droppedBetween, readRxCounters } from '../tools/counters.js';
 import { runIperf3, type Iperf3Interval } from '../tools/iperf3.js';
@@ -15,7 +16,7 @@ import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
 import type { RowPlan } from './plan.js';
 import type { Scenario } from './scenario.js';
 import type { Endpoint, ForwardTopology, PacketTopology } from './topology.js';
-import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from './worker-client.js';
+import { startWorker, type RunningWorker, type WorkerReady, type WorkerSampleEvent, type WorkerSpec } from './worker-client.js';
 import type { HelperClient } from '../helper/client.js';
 import { helperCounters, helperDropSink, startWorkerViaHelper } from '../helper/bench.js';
 
@@ -49,6 +50,28 @@ const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resol
 /** The device under test on CPU 1, the peer on CPU 0: the same pinning for every tool. */
 const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { dut: 1, peer: 0 } : {});
 
+/**
+ * XDP_MAX_TX_SKB_BUDGET for xdplab's transmitting engines: frames the kernel sends per sendto in
+ * copy mode (the kernel's default is 32). A burst goes out in one system call instead of
+ * several; the worker records whether the kernel took it (Linux 6.17+).
+ */
+export const TX_BUDGET = 256;
+
+/**
+ * Puts an embedded veth end's receive work on its own side's CPU (lab/receive-work.ts) and
+ * returns how, for the row's command lines, and the undo. Only on the embedded lab (a user's
+ * interfaces are left as they are) and never through the helper (it needs root).
+ */
+async function steerReceiveWork(ctx: TrialContext, side: 'dut' | 'peer', mode: 'native' | 'skb'): Promise<{ line: string[]; restore: () => void }> {
+  const cpu = cpus()[side];
+  if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return NOT_STEERED;
+  const e = ctx.packet[side];
+  const placed = await placeReceiveWork(ctx.lab, e.netns, e.ifname, mode, cpu);
+  return { line: [`receive work: ${placed.placement.how}${placed.placement.warning ? ` (${placed.placement.warning})` : ''}`], restore: placed.restore };
+}
+
+const NOT_STEERED = { line: [] as string[], restore: () => {} };
+
 /** Engine workers: started here, or on sockets from xdplab helper when the run has one. */
 function launch(ctx: TrialContext, spec: WorkerSpec, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
   return ctx.helper ? startWorkerViaHelper(ctx.helper, ctx.lab, spec, onSample) : Promise.resolve(startWorker(ctx.lab, spec, onSample));
@@ -78,7 +101,8 @@ function trialSeconds(s: Scenario): number {
   return s.durationMs / 1000;
 }
 
-interface Generator { commandLine: string; stop(): Promise<void> }
+/** `mode`: how the generator's port attached (the peer's receive work follows it). */
+interface Generator { commandLine: string; mode: 'native' | 'skb'; stop(): Promise<void> }
 
 /**
  * Traffic for rxonly, io and macswap from the peer, for longer than the DUT's warm-up and
@@ -96,28 +120,33 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
       lcores: [0, 1], mainLcore: 1, txpkts: frameBytes, ...(ctx.macs ? { appArgs: [`--eth-peer=0,${ctx.macs.dut}`] } : {}),
     });
     await pmd.start(ctx.lab);
-    return { commandLine: pmd.commandLine, stop: async () => { await pmd.stop(); } };
+    // The PMD has no attach-mode devarg: on veth it attaches natively.
+    return { commandLine: pmd.commandLine, mode: 'native', stop: async () => { await pmd.stop(); } };
   }
   const worker = await launch(ctx, {
     ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: ctx.row.mode === 'kernel' ? 'native' : ctx.row.mode,
     // Stopped by withGenerator; the margin covers a slow start of the tool under test.
     seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
-    sampleMs: 0, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
+    sampleMs: 0, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
   });
+  let ready: WorkerReady;
   try {
-    await worker.ready;
+    ready = await worker.ready;
   } catch (err) {
     await worker.done;
     throw err;
   }
-  return { commandLine: worker.commandLine, stop: async () => { worker.stop(); await worker.done; } };
+  return { commandLine: worker.commandLine, mode: ready.mode, stop: async () => { worker.stop(); await worker.done; } };
 }
 
 async function withGenerator<T>(ctx: TrialContext, fn: (commandLines: string[]) => Promise<T>): Promise<T> {
   const gen = await startGenerator(ctx);
+  // What comes back to the peer (io, macswap) is the peer's receive work, on the peer's CPU.
+  const steered = await steerReceiveWork(ctx, 'peer', gen.mode).catch(async (err: unknown) => { await gen.stop(); throw err; });
   try {
-    return await fn([gen.commandLine]);
+    return await fn([gen.commandLine, ...steered.line]);
   } finally {
+    steered.restore();
     await gen.stop();
   }
 }
@@ -131,12 +160,23 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     const w = await launch(ctx, {
       ...(t.dut.netns ? { netns: t.dut.netns } : {}), ifname: t.dut.ifname, engine, mode: row.mode as 'native' | 'skb', forceCopy: row.copy,
       seconds: trialSeconds(s), warmupMs: s.warmupMs, frameBytes, batch: s.burst, flows: s.flows, sampleMs: sampleMs(s),
+      ...(engine === 'rxonly' ? {} : { txBudget: TX_BUDGET }),
       ...(cpus().dut !== undefined ? { cpu: cpus().dut! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.dut, dstMac: ctx.macs.peer } : {}),
     }, sampler(ctx, engine === 'rxonly' ? 'rx' : 'tx', frameBytes));
     const stopWatch = setInterval(() => { if (ctx.stopSignal.stop) w.stop(); }, 100);
     const ready = await w.ready.catch(() => undefined);
     if (ready) setTimeout(() => ctx.phase('measure'), s.warmupMs);
-    const r = await w.done.finally(() => clearInterval(stopWatch));
+    let steered = NOT_STEERED;
+    if (ready && engine !== 'txonly') {
+      try {
+        steered = await steerReceiveWork(ctx, 'dut', ready.mode);
+      } catch (err) {
+        w.stop();
+        await w.done.finally(() => clearInterval(stopWatch));
+        throw err;
+      }
+    }
+    const r = await w.done.finally(() => { clearInterval(stopWatch); steered.restore(); });
     if (!r.ok) throw new LabError({ code: r.error?.code ?? 'EWORKER', message: r.error?.message ?? 'engine failed', ...(r.error?.hint ? { hint: r.error.hint } : {}) });
     // Drops inside the measured window (the port's start-up is not the engine's loss).
     const stats = (r.windowStats && Object.keys(r.windowStats).length ? r.windowStats : r.stats ?? {}) as Record<string, number>;
@@ -144,7 +184,7 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     // Zero is not a measurement: something upstream (the generator, the link) did not run.
     if (r.packets === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `${engine} counted no packets in the measured window`, hint: 'the peer\'s generator or the link did not carry traffic; see the log' });
     return {
-      commandLines: [...extra, w.commandLine],
+      commandLines: [...extra, w.commandLine, ...steered.line],
       attached: { mode: r.mode ?? String(row.mode), zeroCopy: r.zeroCopy ?? false },
       metrics: {
         packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, rxPackets: r.rx, txPackets: r.tx, seconds: r.seconds,
@@ -162,15 +202,18 @@ async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => P
   const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
   if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
   const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
+  let steered = NOT_STEERED;
   try {
+    steered = await steerReceiveWork(ctx, 'peer', mode);
     const before = await rxCounters(ctx, t.peer);
-    const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`]);
+    const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`, ...steered.line]);
     const after = await rxCounters(ctx, t.peer);
     const arrived = droppedBetween(before, after, mode);
     // What the peer counted over the whole trial (warm-up included), next to what the DUT sent.
     out.metrics.peerReceivedPackets = arrived.frames;
     return out;
   } finally {
+    steered.restore();
     await sink.detach();
   }
 }
@@ -190,9 +233,11 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       lcores: [0, 1], mainLcore: 0, txpkts: frameBytes, devargs: row.copy ? { force_copy: 1 } : {},
       ...(mode === 'io' || mode === 'macswap' ? { appArgs: ['--port-topology=loop'] } : {}),
     });
+    let steered = NOT_STEERED;
     try {
       ctx.phase('warmup');
       await pmd.start(ctx.lab);
+      if (mode !== 'txonly') steered = await steerReceiveWork(ctx, 'dut', row.mode as 'native' | 'skb');
       await sleep(s.warmupMs, ctx.stopSignal);
       ctx.phase('measure');
       const from = performance.now();
@@ -211,12 +256,13 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       if (!rate) throw new LabError({ code: 'ETESTPMD', message: 'testpmd printed too few statistics blocks in the window', hint: pmd.tail(10) });
       if (rate.pps === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `testpmd counted no packets in the measured window (${mode})`, hint: pmd.tail(10) });
       return {
-        commandLines: [...extra, pmd.commandLine],
+        commandLines: [...extra, pmd.commandLine, ...steered.line],
         attached: { mode: row.mode, zeroCopy: false },
         metrics: { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * frameBytes * 8, seconds: rate.seconds, droppedPackets: result.accumulated?.rxDropped ?? 0 },
       };
     } finally {
       await pmd.stop();
+      steered.restore();
       program?.detach();
     }
   };
@@ -232,7 +278,9 @@ async function ceilingTrial(ctx: TrialContext): Promise<TrialOutcome> {
   return withGenerator(ctx, async (extra) => {
     ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
     const prog = withNetns(t.dut.netns, () => XdpDropProgram.attachTo(t.dut.ifname, mode));
+    let steered = NOT_STEERED;
     try {
+      steered = await steerReceiveWork(ctx, 'dut', mode);
       ctx.phase('warmup');
       await sleep(s.warmupMs, ctx.stopSignal);
       ctx.phase('measure');
@@ -248,8 +296,9 @@ async function ceilingTrial(ctx: TrialContext): Promise<TrialOutcome> {
       }
       const total = droppedBetween(first, prev, mode);
       const pps = total.seconds > 0 ? total.frames / total.seconds : 0;
-      return { commandLines: [...extra, `XDP drop program on ${t.dut.ifname} (${mode} mode), counted by ${total.counter}`], attached: { mode, zeroCopy: false }, metrics: { packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, seconds: total.seconds } };
+      return { commandLines: [...extra, `XDP drop program on ${t.dut.ifname} (${mode} mode), counted by ${total.counter}`, ...steered.line], attached: { mode, zeroCopy: false }, metrics: { packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, seconds: total.seconds } };
     } finally {
+      steered.restore();
       prog.detach();
     }
   });
@@ -281,7 +330,7 @@ function iperfThroughXdplab(ctx: TrialContext): Promise<TrialOutcome> {
   const f = ctx.forward!, s = ctx.scenario, row = ctx.row;
   let attached: TrialOutcome['attached'];
   return iperfTrial(ctx, async (lines) => {
-    const w = startWorker(ctx.lab, { netns: f.ma.netns!, ifname: f.ma.ifname, peerIfname: f.mb.ifname, engine: 'io', mode: row.mode as 'native' | 'skb', forceCopy: row.copy, seconds: s.durationMs / 1000 + 30, warmupMs: 0, batch: s.burst, sampleMs: 0 });
+    const w = startWorker(ctx.lab, { netns: f.ma.netns!, ifname: f.ma.ifname, peerIfname: f.mb.ifname, engine: 'io', mode: row.mode as 'native' | 'skb', forceCopy: row.copy, seconds: s.durationMs / 1000 + 30, warmupMs: 0, batch: s.burst, sampleMs: 0, txBudget: TX_BUDGET });
     lines.push(w.commandLine);
     const ready = await w.ready.catch(async () => { const r = await w.done; throw new LabError({ code: r.error?.code ?? 'EWORKER', message: r.error?.message ?? 'forwarder failed' }); });
     attached = { mode: ready.mode, zeroCopy: ready.zeroCopy };

@@ -29,6 +29,8 @@ export interface WorkerSpec {
   ringSize?: number;
   /** txonly: stop after this many frames. */
   maxPackets?: number;
+  /** XDP_MAX_TX_SKB_BUDGET on every port (0 or unset: the kernel's default). */
+  txBudget?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -64,6 +66,7 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.frameCount) a.push('--frame-count', String(s.frameCount));
   if (s.ringSize) a.push('--ring-size', String(s.ringSize));
   if (s.maxPackets !== undefined) a.push('--max-packets', String(s.maxPackets));
+  if (s.txBudget) a.push('--tx-budget', String(s.txBudget));
   return a;
 }
 
