@@ -45,32 +45,39 @@ const waitQuiet = async (trial: string) => {
 try {
   const packet = createPacketTopology(lab, scenario);
   const macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
-  const trial = async (row: RowPlan, i: number): Promise<number> => {
+  const trial = async (row: RowPlan, i: number): Promise<Record<string, number>> => {
     const ctx: TrialContext = { lab, scenario, row, trial: i, packet, macs, sample: () => {}, phase: () => {}, stopSignal: { stop: false } };
     await waitQuiet(`${row.id} ${i}`);
     try {
       const o = await runTrial(ctx);
       commandLines[row.id] ??= o.commandLines;
-      return o.metrics.packetsPerSecond ?? NaN;
+      return o.metrics;
     } catch (err) {
       errors.push(`${row.id} pair ${i}: ${describeError(err)}`);
-      return NaN;
+      return {};
     }
   };
   for (const engine of engines) {
     for (const mode of modes) {
       const base = { test: engine, mode, copy: false, frameBytes: 64 } as const;
-      const x: number[] = [], t: number[] = [], c: number[] = [];
+      const xm: Array<Record<string, number>> = [], tm: Array<Record<string, number>> = [], cm: Array<Record<string, number>> = [];
       for (let i = 0; i < pairs; i++) {
         process.stderr.write(`${engine} ${mode}: pair ${i + 1}/${pairs}\n`);
-        x.push(await trial({ ...base, id: `${engine}-${mode}`, kind: 'engine', tool: 'xdplab' }, i));
-        t.push(await trial({ ...base, id: `${engine}-${mode}-testpmd`, kind: 'testpmd', tool: 'dpdk-testpmd' }, i));
-        if (engine === 'rxonly') c.push(await trial({ ...base, id: `${engine}-${mode}-ceiling`, kind: 'ceiling', tool: 'xdp-drop' }, i));
+        xm.push(await trial({ ...base, id: `${engine}-${mode}`, kind: 'engine', tool: 'xdplab' }, i));
+        tm.push(await trial({ ...base, id: `${engine}-${mode}-testpmd`, kind: 'testpmd', tool: 'dpdk-testpmd' }, i));
+        if (engine === 'rxonly') cm.push(await trial({ ...base, id: `${engine}-${mode}-ceiling`, kind: 'ceiling', tool: 'xdp-drop' }, i));
       }
-      const ratios = x.map((v, i) => v / t[i]!).filter(Number.isFinite);
+      const pps = (ms: Array<Record<string, number>>) => ms.map((m) => m.packetsPerSecond ?? NaN);
+      const [x, t, c] = [pps(xm), pps(tm), pps(cm)];
+      const pairRatios = (a: number[], b: number[]) => a.map((v, i) => v / b[i]!).filter(Number.isFinite);
+      /** Of what the generator sent in the receiver's window, the share the receiver counted. */
+      const tookOfOffered = (ms: Array<Record<string, number>>) => median(ms.map((m) => (m.packetsPerSecond ?? NaN) / (m.offeredPacketsPerSecond ?? NaN)).filter(Number.isFinite));
+      const ratios = pairRatios(x, t);
+      const med = (a: number[]) => median(a.filter(Number.isFinite));
       out.push({
-        row: `${engine}-${mode}`, xdplabMpps: median(x) / 1e6, testpmdMpps: median(t) / 1e6, ratio: median(ratios), pairRatios: ratios,
-        ...(c.length ? { ceilingMpps: median(c) / 1e6, ofCeiling: median(x) / median(c) } : {}), goal: 1.1,
+        row: `${engine}-${mode}`, xdplabMpps: med(x) / 1e6, testpmdMpps: med(t) / 1e6, ratio: median(ratios), pairRatios: ratios,
+        ...(engine !== 'txonly' ? { xdplabTookOfOffered: tookOfOffered(xm), testpmdTookOfOffered: tookOfOffered(tm) } : {}),
+        ...(c.length ? { ceilingMpps: med(c) / 1e6, ofCeiling: median(pairRatios(x, c)), ceilingPairRatios: pairRatios(x, c) } : {}), goal: 1.1,
       });
     }
   }

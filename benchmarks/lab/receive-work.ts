@@ -2,10 +2,11 @@
 // default the receiver's NAPI poll (native XDP) or backlog (generic XDP) runs in softirq on the
 // sending CPU, so whatever the receiver's XDP does (drop, or redirect into an AF_XDP socket and
 // copy into its UMEM) is billed to the sender. A NIC does it the other way round: the receive
-// interrupt and NAPI run on the receiving host. A bench puts each side's receive work on that
-// side's own CPU: threaded NAPI with the kthread pinned (native: veth has a NAPI only while a
-// program is attached, so call this after the attach), RPS to that CPU (skb: frames go through
-// netif_rx). Undone by restore(), before the program goes.
+// interrupt and NAPI run on the receiving host. This puts a receiver's work on a CPU of its
+// own: threaded NAPI with the kthread pinned at SCHED_FIFO (native: veth has a NAPI only while
+// a program is attached, so call this after the attach), RPS to that CPU (skb: frames go
+// through netif_rx). Undone by restore(). For receivers whose CPU runs nothing else (an XDP
+// drop sink): a user-space consumer on the same CPU would wait behind the kthread.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Lab } from './lab.js';

@@ -58,19 +58,20 @@ const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { du
 export const TX_BUDGET = 256;
 
 /**
- * Puts an embedded veth end's receive work on its own side's CPU (lab/receive-work.ts) and
- * returns how, for the row's command lines, and the undo. Only on the embedded lab (a user's
- * interfaces are left as they are) and never through the helper (it needs root).
+ * txonly's sink does its work on the peer's CPU, not in the sending DUT's softirq
+ * (lab/receive-work.ts), so that a txonly row measures sending alone. Only there: a receiver
+ * with a user-space consumer (rxonly, io, the generator) keeps veth's default, because a
+ * consumer sharing its CPU with a pinned NAPI kthread was starved by it (SCHED_FIFO: 0.02 Mpps)
+ * or lost frames between time slices (SCHED_OTHER: 0.18 Mpps), against 1.4 Mpps, everything
+ * offered, with the default. Only on the embedded lab (a user's interfaces stay as they are)
+ * and not through the helper (it needs root).
  */
-async function steerReceiveWork(ctx: TrialContext, side: 'dut' | 'peer', mode: 'native' | 'skb'): Promise<{ line: string[]; restore: () => void }> {
-  const cpu = cpus()[side];
-  if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return NOT_STEERED;
-  const e = ctx.packet[side];
-  const placed = await placeReceiveWork(ctx.lab, e.netns, e.ifname, mode, cpu);
+async function steerSinkWork(ctx: TrialContext, mode: 'native' | 'skb'): Promise<{ line: string[]; restore: () => void }> {
+  const cpu = cpus().peer;
+  if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return { line: [], restore: () => {} };
+  const placed = await placeReceiveWork(ctx.lab, ctx.packet.peer.netns, ctx.packet.peer.ifname, mode, cpu);
   return { line: [`receive work: ${placed.placement.how}${placed.placement.warning ? ` (${placed.placement.warning})` : ''}`], restore: placed.restore };
 }
-
-const NOT_STEERED = { line: [] as string[], restore: () => {} };
 
 /** Engine workers: started here, or on sockets from xdplab helper when the run has one. */
 function launch(ctx: TrialContext, spec: WorkerSpec, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
@@ -101,8 +102,15 @@ function trialSeconds(s: Scenario): number {
   return s.durationMs / 1000;
 }
 
-/** `mode`: how the generator's port attached (the peer's receive work follows it). */
-interface Generator { commandLine: string; mode: 'native' | 'skb'; stop(): Promise<void> }
+/**
+ * `mode`: how the generator's port attached (the peer's receive work follows it). `offered`:
+ * what it sent per second between two instants (performance.now()), from its own counters, so
+ * that a receiver's row says how much of the offered load it took.
+ */
+interface Generator { commandLine: string; mode: 'native' | 'skb'; offered(fromMs: number, toMs: number): number | undefined; stop(): Promise<void> }
+
+/** Cumulative transmit counts of a generator, read as they arrive. */
+const GENERATOR_SAMPLE_MS = 250;
 
 /**
  * Traffic for rxonly, io and macswap from the peer, for longer than the DUT's warm-up and
@@ -121,14 +129,16 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
     });
     await pmd.start(ctx.lab);
     // The PMD has no attach-mode devarg: on veth it attaches natively.
-    return { commandLine: pmd.commandLine, mode: 'native', stop: async () => { await pmd.stop(); } };
+    const offered = (from: number, to: number) => rateFromSamples(pmd.samples, (x) => x.txPackets, from - 1100, to + 1100)?.pps;
+    return { commandLine: pmd.commandLine, mode: 'native', offered, stop: async () => { await pmd.stop(); } };
   }
+  const sent: Array<{ atMs: number; tx: number }> = [];
   const worker = await launch(ctx, {
     ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: ctx.row.mode === 'kernel' ? 'native' : ctx.row.mode,
     // Stopped by withGenerator; the margin covers a slow start of the tool under test.
     seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
-    sampleMs: 0, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
-  });
+    sampleMs: GENERATOR_SAMPLE_MS, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
+  }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
   let ready: WorkerReady;
   try {
     ready = await worker.ready;
@@ -136,17 +146,21 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
     await worker.done;
     throw err;
   }
-  return { commandLine: worker.commandLine, mode: ready.mode, stop: async () => { worker.stop(); await worker.done; } };
+  const offered = (from: number, to: number) => rateFromSamples(sent, (x) => x.tx, from - GENERATOR_SAMPLE_MS, to + GENERATOR_SAMPLE_MS)?.pps;
+  return { commandLine: worker.commandLine, mode: ready.mode, offered, stop: async () => { worker.stop(); await worker.done; } };
 }
 
-async function withGenerator<T>(ctx: TrialContext, fn: (commandLines: string[]) => Promise<T>): Promise<T> {
+/** The generator's rate over a receiver's window, as a metric (none when it cannot tell). */
+function offeredMetric(gen: Generator | undefined, fromMs: number, toMs: number): { offeredPacketsPerSecond?: number } {
+  const pps = gen?.offered(fromMs, toMs);
+  return pps !== undefined && Number.isFinite(pps) ? { offeredPacketsPerSecond: pps } : {};
+}
+
+async function withGenerator<T>(ctx: TrialContext, fn: (commandLines: string[], gen: Generator) => Promise<T>): Promise<T> {
   const gen = await startGenerator(ctx);
-  // What comes back to the peer (io, macswap) is the peer's receive work, on the peer's CPU.
-  const steered = await steerReceiveWork(ctx, 'peer', gen.mode).catch(async (err: unknown) => { await gen.stop(); throw err; });
   try {
-    return await fn([gen.commandLine, ...steered.line]);
+    return await fn([gen.commandLine], gen);
   } finally {
-    steered.restore();
     await gen.stop();
   }
 }
@@ -155,7 +169,7 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const s = ctx.scenario, t = ctx.packet!, row = ctx.row;
   const frameBytes = row.frameBytes ?? 64;
   const engine = row.test as 'txonly' | 'rxonly' | 'io' | 'macswap';
-  const run = async (extra: string[]): Promise<TrialOutcome> => {
+  const run = async (extra: string[], gen?: Generator): Promise<TrialOutcome> => {
     ctx.phase('warmup');
     const w = await launch(ctx, {
       ...(t.dut.netns ? { netns: t.dut.netns } : {}), ifname: t.dut.ifname, engine, mode: row.mode as 'native' | 'skb', forceCopy: row.copy,
@@ -166,17 +180,9 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     const stopWatch = setInterval(() => { if (ctx.stopSignal.stop) w.stop(); }, 100);
     const ready = await w.ready.catch(() => undefined);
     if (ready) setTimeout(() => ctx.phase('measure'), s.warmupMs);
-    let steered = NOT_STEERED;
-    if (ready && engine !== 'txonly') {
-      try {
-        steered = await steerReceiveWork(ctx, 'dut', ready.mode);
-      } catch (err) {
-        w.stop();
-        await w.done.finally(() => clearInterval(stopWatch));
-        throw err;
-      }
-    }
-    const r = await w.done.finally(() => { clearInterval(stopWatch); steered.restore(); });
+    const from = performance.now() + s.warmupMs;
+    const r = await w.done.finally(() => clearInterval(stopWatch));
+    const to = performance.now();
     if (!r.ok) throw new LabError({ code: r.error?.code ?? 'EWORKER', message: r.error?.message ?? 'engine failed', ...(r.error?.hint ? { hint: r.error.hint } : {}) });
     // Drops inside the measured window (the port's start-up is not the engine's loss).
     const stats = (r.windowStats && Object.keys(r.windowStats).length ? r.windowStats : r.stats ?? {}) as Record<string, number>;
@@ -184,11 +190,12 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
     // Zero is not a measurement: something upstream (the generator, the link) did not run.
     if (r.packets === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `${engine} counted no packets in the measured window`, hint: 'the peer\'s generator or the link did not carry traffic; see the log' });
     return {
-      commandLines: [...extra, w.commandLine, ...steered.line],
+      commandLines: [...extra, w.commandLine],
       attached: { mode: r.mode ?? String(row.mode), zeroCopy: r.zeroCopy ?? false },
       metrics: {
         packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, rxPackets: r.rx, txPackets: r.tx, seconds: r.seconds,
         droppedPackets: (stats.rxDropped ?? 0) + (stats.rxRingFull ?? 0) + (stats.rxFillRingEmpty ?? 0),
+        ...offeredMetric(gen, from, to),
       },
     };
   };
@@ -202,9 +209,9 @@ async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => P
   const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
   if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
   const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
-  let steered = NOT_STEERED;
+  let steered: Awaited<ReturnType<typeof steerSinkWork>> | undefined;
   try {
-    steered = await steerReceiveWork(ctx, 'peer', mode);
+    steered = await steerSinkWork(ctx, mode);
     const before = await rxCounters(ctx, t.peer);
     const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`, ...steered.line]);
     const after = await rxCounters(ctx, t.peer);
@@ -213,7 +220,7 @@ async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => P
     out.metrics.peerReceivedPackets = arrived.frames;
     return out;
   } finally {
-    steered.restore();
+    steered?.restore();
     await sink.detach();
   }
 }
@@ -223,7 +230,7 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const s = ctx.scenario, t = ctx.packet!, row = ctx.row;
   const frameBytes = row.frameBytes ?? 64;
   const mode = row.test as 'txonly' | 'rxonly' | 'io' | 'macswap';
-  const run = async (extra: string[]): Promise<TrialOutcome> => {
+  const run = async (extra: string[], gen?: Generator): Promise<TrialOutcome> => {
     // The PMD cannot be told a mode: it reuses an XSK program already attached (libxdp looks
     // for xsk_def_prog), so skb mode means attaching libxdp's program in skb mode first.
     ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
@@ -233,11 +240,9 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       lcores: [0, 1], mainLcore: 0, txpkts: frameBytes, devargs: row.copy ? { force_copy: 1 } : {},
       ...(mode === 'io' || mode === 'macswap' ? { appArgs: ['--port-topology=loop'] } : {}),
     });
-    let steered = NOT_STEERED;
     try {
       ctx.phase('warmup');
       await pmd.start(ctx.lab);
-      if (mode !== 'txonly') steered = await steerReceiveWork(ctx, 'dut', row.mode as 'native' | 'skb');
       await sleep(s.warmupMs, ctx.stopSignal);
       ctx.phase('measure');
       const from = performance.now();
@@ -256,13 +261,12 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       if (!rate) throw new LabError({ code: 'ETESTPMD', message: 'testpmd printed too few statistics blocks in the window', hint: pmd.tail(10) });
       if (rate.pps === 0) throw new LabError({ code: 'ENOTRAFFIC', message: `testpmd counted no packets in the measured window (${mode})`, hint: pmd.tail(10) });
       return {
-        commandLines: [...extra, pmd.commandLine, ...steered.line],
+        commandLines: [...extra, pmd.commandLine],
         attached: { mode: row.mode, zeroCopy: false },
-        metrics: { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * frameBytes * 8, seconds: rate.seconds, droppedPackets: result.accumulated?.rxDropped ?? 0 },
+        metrics: { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * frameBytes * 8, seconds: rate.seconds, droppedPackets: result.accumulated?.rxDropped ?? 0, ...offeredMetric(gen, from, to) },
       };
     } finally {
       await pmd.stop();
-      steered.restore();
       program?.detach();
     }
   };
@@ -275,12 +279,10 @@ async function ceilingTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const s = ctx.scenario, t = ctx.packet!, row = ctx.row;
   const mode = row.mode === 'skb' ? 'skb' : 'native';
   const frameBytes = row.frameBytes ?? 64;
-  return withGenerator(ctx, async (extra) => {
+  return withGenerator(ctx, async (extra, gen) => {
     ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
     const prog = withNetns(t.dut.netns, () => XdpDropProgram.attachTo(t.dut.ifname, mode));
-    let steered = NOT_STEERED;
     try {
-      steered = await steerReceiveWork(ctx, 'dut', mode);
       ctx.phase('warmup');
       await sleep(s.warmupMs, ctx.stopSignal);
       ctx.phase('measure');
@@ -296,9 +298,8 @@ async function ceilingTrial(ctx: TrialContext): Promise<TrialOutcome> {
       }
       const total = droppedBetween(first, prev, mode);
       const pps = total.seconds > 0 ? total.frames / total.seconds : 0;
-      return { commandLines: [...extra, `XDP drop program on ${t.dut.ifname} (${mode} mode), counted by ${total.counter}`, ...steered.line], attached: { mode, zeroCopy: false }, metrics: { packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, seconds: total.seconds } };
+      return { commandLines: [...extra, `XDP drop program on ${t.dut.ifname} (${mode} mode), counted by ${total.counter}`], attached: { mode, zeroCopy: false }, metrics: { packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, seconds: total.seconds, ...offeredMetric(gen, first.atMs, prev.atMs) } };
     } finally {
-      steered.restore();
       prog.detach();
     }
   });

@@ -31,6 +31,8 @@ export interface WorkerSpec {
   maxPackets?: number;
   /** XDP_MAX_TX_SKB_BUDGET on every port (0 or unset: the kernel's default). */
   txBudget?: number;
+  /** SO_BUSY_POLL_BUDGET: preferred busy polling, the receive work done in recvfrom (0 or unset: off). */
+  busyPollBudget?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -67,6 +69,7 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.ringSize) a.push('--ring-size', String(s.ringSize));
   if (s.maxPackets !== undefined) a.push('--max-packets', String(s.maxPackets));
   if (s.txBudget) a.push('--tx-budget', String(s.txBudget));
+  if (s.busyPollBudget) a.push('--busy-poll', String(s.busyPollBudget));
   return a;
 }
 
