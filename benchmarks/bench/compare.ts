@@ -72,10 +72,13 @@ try {
       const pairRatios = (a: number[], b: number[]) => a.map((v, i) => v / b[i]!).filter(Number.isFinite);
       /** Of what the generator sent in the receiver's window, the share the receiver counted. */
       const tookOfOffered = (ms: Array<Record<string, number>>) => median(ms.map((m) => (m.packetsPerSecond ?? NaN) / (m.offeredPacketsPerSecond ?? NaN)).filter(Number.isFinite));
+      /** Of the DUT process's CPU time in the window, the share spent in user space (the rest: the kernel's send path and system calls). */
+      const userShare = (ms: Array<Record<string, number>>) => median(ms.map((m) => m.cpuUserSeconds! / (m.cpuUserSeconds! + m.cpuSystemSeconds!)).filter(Number.isFinite));
       const ratios = pairRatios(x, t);
       const med = (a: number[]) => median(a.filter(Number.isFinite));
       out.push({
         row: `${engine}-${mode}`, xdplabMpps: med(x) / 1e6, testpmdMpps: med(t) / 1e6, ratio: median(ratios), pairRatios: ratios,
+        xdplabUserCpuShare: userShare(xm), testpmdUserCpuShare: userShare(tm),
         ...(engine !== 'txonly' ? { xdplabTookOfOffered: tookOfOffered(xm), testpmdTookOfOffered: tookOfOffered(tm) } : {}),
         ...(c.length ? { ceilingMpps: med(c) / 1e6, ofCeiling: median(pairRatios(x, c)), ceilingPairRatios: pairRatios(x, c) } : {}), goal: 1.1,
       });

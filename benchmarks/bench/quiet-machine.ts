@@ -4,8 +4,8 @@
 // outside the benchmark used is the trial's `otherCpu` (in CPUs: 1.0 = one core busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { CLK_TCK } from '../lab/proc.js';
 
-const CLK_TCK = 100;
 export interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }>; steal: number }
 
 export function procTimes(): ProcTimes {

@@ -75,6 +75,12 @@ export interface WorkerResult {
   stats: PortStatistics;
   /** Changes of the port statistics inside the measured window (setup and warm-up excluded). */
   windowStats: Partial<Record<keyof XskStatistics, number>>;
+  /**
+   * CPU time this process used inside the measured window: in user space (the engine) and in
+   * the kernel (system calls, and the copy-mode send path they run). The user share bounds what
+   * a faster engine could gain.
+   */
+  windowCpu?: { userSeconds: number; systemSeconds: number };
 }
 
 function statsDelta(a: PortStatistics, b: PortStatistics): Partial<Record<keyof XskStatistics, number>> {
@@ -217,6 +223,8 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
     let atStart: PortStatistics | null = null;
     let atEnd: PortStatistics | null = null;
+    let cpuAtStart: NodeJS.CpuUsage | null = null;
+    let cpuInWindow: NodeJS.CpuUsage | null = null;
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,
@@ -225,7 +233,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
       onSample: (s) => emit({ event: 'sample', ...s }),
       onWindow: (edge, tMs) => {
         // One getsockopt per queue at each edge of the window, none in between.
-        if (edge === 'start') atStart = port.stats(); else atEnd = port.stats();
+        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); } else { atEnd = port.stats(); cpuInWindow = process.cpuUsage(cpuAtStart ?? undefined); }
         emit({ event: 'window', edge, tMs });
       },
     });
@@ -244,6 +252,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
         mpps: r.seconds > 0 ? packets / r.seconds / 1e6 : 0, warmupSeconds: r.warmupSeconds, bursts: r.bursts,
         interrupted: r.stoppedEarly, cpu: o.cpu ?? null, txBudget, options: o, stats,
         windowStats: atStart && atEnd ? statsDelta(atStart, atEnd) : {},
+        ...(cpuInWindow ? { windowCpu: { userSeconds: (cpuInWindow as NodeJS.CpuUsage).user / 1e6, systemSeconds: (cpuInWindow as NodeJS.CpuUsage).system / 1e6 } } : {}),
       },
     };
   } finally {

@@ -8,6 +8,7 @@ import { withNetns } from '../../native/sys/netns.js';
 import { XdpDropProgram } from '../../native/xdp/drop-program.js';
 import { XskProgram } from '../../native/xdp/xsk-program.js';
 import type { Lab } from '../lab/lab.js';
+import { processCpuSeconds } from '../lab/proc.js';
 import { placeReceiveWork } from '../lab/receive-work.js';
 import type { Sample } from '../report/schema.js';
 import { droppedBetween, readRxCounters } from '../tools/counters.js';
@@ -16,7 +17,7 @@ import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
 import type { RowPlan } from './plan.js';
 import type { Scenario } from './scenario.js';
 import type { Endpoint, ForwardTopology, PacketTopology } from './topology.js';
-import { startWorker, type RunningWorker, type WorkerReady, type WorkerSampleEvent, type WorkerSpec } from './worker-client.js';
+import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from './worker-client.js';
 import type { HelperClient } from '../helper/client.js';
 import { helperCounters, helperDropSink, startWorkerViaHelper } from '../helper/bench.js';
 
@@ -103,11 +104,10 @@ function trialSeconds(s: Scenario): number {
 }
 
 /**
- * `mode`: how the generator's port attached (the peer's receive work follows it). `offered`:
- * what it sent per second between two instants (performance.now()), from its own counters, so
- * that a receiver's row says how much of the offered load it took.
+ * `offered`: what the generator sent per second between two instants (performance.now()), from
+ * its own counters, so that a receiver's row says how much of the offered load it took.
  */
-interface Generator { commandLine: string; mode: 'native' | 'skb'; offered(fromMs: number, toMs: number): number | undefined; stop(): Promise<void> }
+interface Generator { commandLine: string; offered(fromMs: number, toMs: number): number | undefined; stop(): Promise<void> }
 
 /** Cumulative transmit counts of a generator, read as they arrive. */
 const GENERATOR_SAMPLE_MS = 250;
@@ -128,9 +128,8 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
       lcores: [0, 1], mainLcore: 1, txpkts: frameBytes, ...(ctx.macs ? { appArgs: [`--eth-peer=0,${ctx.macs.dut}`] } : {}),
     });
     await pmd.start(ctx.lab);
-    // The PMD has no attach-mode devarg: on veth it attaches natively.
     const offered = (from: number, to: number) => rateFromSamples(pmd.samples, (x) => x.txPackets, from - 1100, to + 1100)?.pps;
-    return { commandLine: pmd.commandLine, mode: 'native', offered, stop: async () => { await pmd.stop(); } };
+    return { commandLine: pmd.commandLine, offered, stop: async () => { await pmd.stop(); } };
   }
   const sent: Array<{ atMs: number; tx: number }> = [];
   const worker = await launch(ctx, {
@@ -139,15 +138,14 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
     seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes, batch: s.burst, flows: s.flows,
     sampleMs: GENERATOR_SAMPLE_MS, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
   }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
-  let ready: WorkerReady;
   try {
-    ready = await worker.ready;
+    await worker.ready;
   } catch (err) {
     await worker.done;
     throw err;
   }
   const offered = (from: number, to: number) => rateFromSamples(sent, (x) => x.tx, from - GENERATOR_SAMPLE_MS, to + GENERATOR_SAMPLE_MS)?.pps;
-  return { commandLine: worker.commandLine, mode: ready.mode, offered, stop: async () => { worker.stop(); await worker.done; } };
+  return { commandLine: worker.commandLine, offered, stop: async () => { worker.stop(); await worker.done; } };
 }
 
 /** The generator's rate over a receiver's window, as a metric (none when it cannot tell). */
@@ -196,6 +194,7 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
         packetsPerSecond: pps, bitsPerSecond: pps * frameBytes * 8, rxPackets: r.rx, txPackets: r.tx, seconds: r.seconds,
         droppedPackets: (stats.rxDropped ?? 0) + (stats.rxRingFull ?? 0) + (stats.rxFillRingEmpty ?? 0),
         ...offeredMetric(gen, from, to),
+        ...(r.windowCpu ? { cpuUserSeconds: r.windowCpu.userSeconds, cpuSystemSeconds: r.windowCpu.systemSeconds } : {}),
       },
     };
   };
@@ -246,8 +245,10 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       await sleep(s.warmupMs, ctx.stopSignal);
       ctx.phase('measure');
       const from = performance.now();
+      const cpuFrom = pmd.pid ? processCpuSeconds(pmd.pid) : undefined;
       await sleep(s.durationMs, ctx.stopSignal);
       const to = performance.now();
+      const cpuTo = pmd.pid ? processCpuSeconds(pmd.pid) : undefined;
       await pmd.sampleAfter(to, 2500);
       const result = await pmd.stop();
       const counter = mode === 'rxonly' ? (x: { rxPackets: number }) => x.rxPackets : (x: { txPackets: number }) => x.txPackets;
@@ -263,7 +264,8 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
       return {
         commandLines: [...extra, pmd.commandLine],
         attached: { mode: row.mode, zeroCopy: false },
-        metrics: { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * frameBytes * 8, seconds: rate.seconds, droppedPackets: result.accumulated?.rxDropped ?? 0, ...offeredMetric(gen, from, to) },
+        metrics: { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * frameBytes * 8, seconds: rate.seconds, droppedPackets: result.accumulated?.rxDropped ?? 0, ...offeredMetric(gen, from, to),
+          ...(cpuFrom && cpuTo ? { cpuUserSeconds: cpuTo.userSeconds - cpuFrom.userSeconds, cpuSystemSeconds: cpuTo.systemSeconds - cpuFrom.systemSeconds } : {}) },
       };
     } finally {
       await pmd.stop();

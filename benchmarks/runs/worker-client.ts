@@ -49,6 +49,8 @@ export interface WorkerOutcome {
   stats?: Record<string, unknown>;
   /** Statistics changes inside the measured window only. */
   windowStats?: Record<string, number>;
+  /** The worker's CPU time inside the measured window, in user space and in the kernel. */
+  windowCpu?: { userSeconds: number; systemSeconds: number };
   error?: { code: string; message: string; hint?: string };
 }
 

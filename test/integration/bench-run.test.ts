@@ -38,6 +38,15 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
     }
     expect(report.rows[1]!.commandLines.join(' ')).toMatch(/dpdk-testpmd .*--forward-mode=txonly/);
     expect(report.rows[0]!.attached).toEqual({ mode: 'native', zeroCopy: false });
+    // xdplab sends a burst per system call; txonly's sink works on the peer's CPU, said in the row.
+    expect(report.rows[0]!.commandLines.join(' ')).toMatch(/--tx-budget 256/);
+    expect(report.rows[0]!.commandLines.join('\n')).toMatch(/receive work: threaded NAPI on \S+, NAPI kthread pinned to CPU 0/);
+    // Every generator-fed row says what was offered, and none counts more than that.
+    for (const r of report.rows.filter((x) => x.test === 'rxonly')) {
+      const offered = r.stats.offeredPacketsPerSecond?.median ?? NaN;
+      expect(offered, r.id).toBeGreaterThan(1000);
+      expect(r.stats.packetsPerSecond!.median, r.id).toBeLessThanOrEqual(offered * 1.05);
+    }
     const files = readdirSync(h.dir).sort();
     expect(files).toEqual(['report.csv', 'report.html', 'report.json', 'samples.jsonl']);
     const onDisk = JSON.parse(readFileSync(join(h.dir, 'report.json'), 'utf8'));
