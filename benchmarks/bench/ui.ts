@@ -5,8 +5,12 @@
 // the samples), A B A B over --pairs (at least 3). Per row: the median over pairs of Mpps with
 // the UI / headless (goal >= 0.98). Per UI run: frame times in the page while samples stream
 // (requestAnimationFrame deltas, long tasks; goal: none over 100 ms). Placement: ui-pinning.ts.
+// The UI's cost is also read directly, free of the Mpps noise between runs: the CPU time of
+// Chromium's processes and of this process (the engine, plus the web server with the UI) over
+// each run, per second of the run. Each run first waits for a quiet machine.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../../native/errors.js';
@@ -18,7 +22,8 @@ import { resolveScenario, type Scenario } from '../runs/scenario.js';
 import { median } from '../runs/statistics.js';
 import { attachUi, CHROMIUM } from './ui-attach.js';
 import { streamingSpans, summarizeFrames, type FrameSummary } from './ui-frames.js';
-import { descendantPlacement, pinSelf } from './ui-pinning.js';
+import { descendantCpuSeconds, descendantPlacement, pinSelf } from './ui-pinning.js';
+import { waitForQuiet } from './quiet-machine.js';
 
 const ENGINE_CPU = 0;
 const CHROMIUM_CPU = 0;
@@ -28,7 +33,7 @@ const QUIET_LOAD = 0.5;
 const { values } = parseArgs({ options: {
   pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' }, 'sample-ms': { type: 'string' },
 } });
-const pairs = Math.max(3, Number(values.pairs ?? 3));
+const pairs = Math.max(3, Number(values.pairs ?? 5));
 const seconds = Number(values.seconds ?? 4);
 const sampleIntervalMs = Number(values['sample-ms'] ?? 250);
 if (process.getuid?.() !== 0) { console.error('bench:ui needs root (namespaces, XDP, AF_XDP)'); process.exit(1); }
@@ -47,6 +52,20 @@ interface Trial {
   /** Row id -> Mpps (the row's median; one trial per run). */
   mpps: Record<string, number>;
   frames?: FrameSummary; pointsDrawn?: number; placement?: Record<string, string[]>; error?: string;
+  /** CPU seconds over the run: this process (engine, and the web server with the UI) and Chromium's processes. */
+  cpu?: { wallSeconds: number; engineSeconds: number; chromiumSeconds?: number };
+}
+
+/** Measures `run` for wall time, this process's CPU time and (with the UI) Chromium's. */
+async function measured<T>(withChromium: boolean, run: () => Promise<T>): Promise<{ value: T; cpu: NonNullable<Trial['cpu']> }> {
+  const t0 = performance.now();
+  const self = process.cpuUsage();
+  const chrome0 = withChromium ? descendantCpuSeconds('chrom') : new Map<number, number>();
+  const value = await run();
+  const used = process.cpuUsage(self);
+  let chromiumSeconds = 0;
+  for (const [pid, s] of descendantCpuSeconds('chrom')) chromiumSeconds += s - (chrome0.get(pid) ?? 0);
+  return { value, cpu: { wallSeconds: (performance.now() - t0) / 1000, engineSeconds: (used.user + used.system) / 1e6, ...(withChromium ? { chromiumSeconds } : {}) } };
 }
 
 const rowsOf = (r: Report) => Object.fromEntries(r.rows.filter((x) => x.stats.packetsPerSecond).map((x) => [x.id, x.stats.packetsPerSecond!.median / 1e6]));
@@ -59,8 +78,8 @@ const loadBefore = loadavg();
 
 async function headless(pair: number): Promise<Trial> {
   const load1 = loadavg()[0]!;
-  const report = await runs.start(scenario).done;
-  return { mode: 'headless', pair, load1, status: report.status, mpps: rowsOf(report) };
+  const { value: report, cpu } = await measured(false, () => runs.start(scenario).done);
+  return { mode: 'headless', pair, load1, status: report.status, mpps: rowsOf(report), cpu };
 }
 
 async function withUi(pair: number, probeFrames: boolean): Promise<Trial> {
@@ -70,12 +89,15 @@ async function withUi(pair: number, probeFrames: boolean): Promise<Trial> {
   const off = runs.on('sample', (e) => { const t = arrivals.get(e.sample.row) ?? []; t.push(Date.now()); arrivals.set(e.sample.row, t); });
   try {
     const load1 = loadavg()[0]!;
-    const started = runs.start(scenario);
-    const placement = await placementDuring(started.done);
-    const report = await started.done;
+    let placement: Record<string, string[]> = {};
+    const { value: report, cpu } = await measured(true, async () => {
+      const started = runs.start(scenario);
+      placement = await placementDuring(started.done);
+      return started.done;
+    });
     const rec = probeFrames ? await ui.frames() : null;
     return {
-      mode: probeFrames ? 'ui-frames' : 'ui', pair, load1, status: report.status, mpps: rowsOf(report), placement,
+      mode: probeFrames ? 'ui-frames' : 'ui', pair, load1, status: report.status, mpps: rowsOf(report), placement, cpu,
       ...(rec ? { frames: summarizeFrames(rec, streamingSpans(arrivals, scenario.sampleIntervalMs)) } : {}), pointsDrawn: await ui.pointsDrawn(),
     };
   } finally {
@@ -99,6 +121,7 @@ async function placementDuring(done: Promise<unknown>): Promise<Record<string, s
 
 async function trial(mode: Mode, pair: number): Promise<void> {
   process.stderr.write(`bench:ui: pair ${pair + 1}/${pairs}, ${mode}\n`);
+  await waitForQuiet(0.15, new Set([process.pid]), 60_000);
   try {
     trials.push(await (mode === 'headless' ? headless(pair) : withUi(pair, mode === 'ui-frames')));
   } catch (err) {
@@ -136,13 +159,21 @@ const worst = {
   longTaskMaxMs: Math.max(0, ...ui.map((t) => t.frames!.longTaskMaxMs)),
   goal: 'no frame over 100 ms',
 };
+// The UI's CPU, per second of run: Chromium's, and what the engine used beyond a headless run.
+const perSecond = (m: Mode, f: (c: NonNullable<Trial['cpu']>) => number | undefined) => median(trials.filter((t) => t.mode === m && t.cpu && t.status !== 'failed').map((t) => f(t.cpu!)! / t.cpu!.wallSeconds).filter(Number.isFinite));
+const uiCpu = {
+  chromiumCpus: perSecond('ui', (c) => c.chromiumSeconds),
+  engineCpusHeadless: perSecond('headless', (c) => c.engineSeconds),
+  engineCpusWithUi: perSecond('ui', (c) => c.engineSeconds),
+  note: 'CPUs = CPU seconds per second of run (1 = one core busy); medians over runs. On 2 cores both busy with the run, this is what the UI can take from it.',
+};
 const loadAfter = loadavg();
 const quiet = Math.max(loadBefore[0]!, ...trials.map((t) => t.load1)) < QUIET_LOAD;
 const result = {
   schema: 'xdplab.bench.ui/1', at: new Date().toISOString(), pairs, scenario,
   placement: { engine: `CPU ${ENGINE_CPU} (taskset -a -p)`, chromium: `CPU ${CHROMIUM_CPU} (taskset -c, inherited by every Chromium process)`, dut: `CPU ${DUT_CPU} (the run engine's worker pinning)`, peer: 'CPU 0 (the run engine\'s worker pinning)' },
   chromium: CHROMIUM, load: { before: loadBefore, after: loadAfter, quiet, quietBelow: QUIET_LOAD },
-  environment: collectEnvironment(), rows, frames: worst, trials,
+  environment: collectEnvironment(), rows, frames: worst, uiCpu, trials,
 };
 const dir = join(PROJECT_ROOT, 'benchmarks', 'results');
 mkdirSync(dir, { recursive: true });
@@ -157,6 +188,7 @@ for (const r of rows) console.log(`| ${r.row} | ${f3(r.headlessMpps)} | ${f3(r.u
 console.log('\n| UI run (with the frame probe) | frames | p50 ms | p99 ms | max ms | > 100 ms | long tasks (max ms) | points drawn |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const t of ui) console.log(`| frames run | ${t.frames!.frames} | ${f1(t.frames!.p50Ms)} | ${f1(t.frames!.p99Ms)} | ${f1(t.frames!.maxMs)} | ${t.frames!.over100Ms} | ${t.frames!.longTasks} (${f1(t.frames!.longTaskMaxMs)}) | ${t.pointsDrawn} |`);
+console.log(`\nUI CPU per second of run: Chromium ${f3(uiCpu.chromiumCpus)} CPUs; the engine ${f3(uiCpu.engineCpusWithUi)} with the UI, ${f3(uiCpu.engineCpusHeadless)} headless`);
 for (const t of trials.filter((x) => x.error)) console.log(`pair ${t.pair + 1} ${t.mode} failed: ${t.error}`);
 console.log(`\nload average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after: ${quiet ? 'a quiet machine' : `NOT quiet (>= ${QUIET_LOAD}): these numbers are disturbed, measure again on a quiet machine`}`);
 console.log(`saved ${file}`);
