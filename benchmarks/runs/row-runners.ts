@@ -60,17 +60,23 @@ export const TX_BUDGET = 256;
 
 /**
  * txonly's sink does its work on the peer's CPU, not in the sending DUT's softirq
- * (lab/receive-work.ts), so that a txonly row measures sending alone. Only there: a receiver
- * with a user-space consumer (rxonly, io, the generator) keeps veth's default, because a
- * consumer sharing its CPU with a pinned NAPI kthread was starved by it (SCHED_FIFO: 0.02 Mpps)
- * or lost frames between time slices (SCHED_OTHER: 0.18 Mpps), against 1.4 Mpps, everything
- * offered, with the default. Only on the embedded lab (a user's interfaces stay as they are)
- * and not through the helper (it needs root).
+ * (lab/receive-work.ts), so that a txonly row measures sending alone. The sink is an skb-mode
+ * program steered with RPS: its work runs in softirq on that CPU and, under overload, in
+ * ksoftirqd, which shares the CPU fairly with the engine and the UI (a native sink's NAPI
+ * kthread at SCHED_FIFO held Chromium's frames for up to 2 s). How the DUT attaches does not
+ * change copy-mode transmission, so one sink serves every txonly row.
+ * Only the sink: a receiver with a user-space consumer (rxonly, io, the generator) keeps
+ * veth's default, because a consumer sharing its CPU with a pinned NAPI kthread was starved
+ * by it (SCHED_FIFO: 0.02 Mpps) or lost frames between time slices (SCHED_OTHER: 0.18 Mpps),
+ * against 1.4 Mpps, everything offered, with the default. Only on the embedded lab (a user's
+ * interfaces stay as they are) and not through the helper (it needs root).
  */
-async function steerSinkWork(ctx: TrialContext, mode: 'native' | 'skb'): Promise<{ line: string[]; restore: () => void }> {
+const SINK_MODE = 'skb';
+
+async function steerSinkWork(ctx: TrialContext): Promise<{ line: string[]; restore: () => void }> {
   const cpu = cpus().peer;
   if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return { line: [], restore: () => {} };
-  const placed = await placeReceiveWork(ctx.lab, ctx.packet.peer.netns, ctx.packet.peer.ifname, mode, cpu);
+  const placed = await placeReceiveWork(ctx.lab, ctx.packet.peer.netns, ctx.packet.peer.ifname, SINK_MODE, cpu);
   return { line: [`receive work: ${placed.placement.how}${placed.placement.warning ? ` (${placed.placement.warning})` : ''}`], restore: placed.restore };
 }
 
@@ -205,12 +211,12 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
 /** txonly's sink: an XDP program on the peer that drops every frame (the cheapest receiver). */
 async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => Promise<TrialOutcome>): Promise<TrialOutcome> {
   const t = ctx.packet!;
-  const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
+  const mode = SINK_MODE;
   if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
   const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
   let steered: Awaited<ReturnType<typeof steerSinkWork>> | undefined;
   try {
-    steered = await steerSinkWork(ctx, mode);
+    steered = await steerSinkWork(ctx);
     const before = await rxCounters(ctx, t.peer);
     const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`, ...steered.line]);
     const after = await rxCounters(ctx, t.peer);

@@ -40,7 +40,7 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
     expect(report.rows[0]!.attached).toEqual({ mode: 'native', zeroCopy: false });
     // xdplab sends a burst per system call; txonly's sink works on the peer's CPU, said in the row.
     expect(report.rows[0]!.commandLines.join(' ')).toMatch(/--tx-budget 256/);
-    expect(report.rows[0]!.commandLines.join('\n')).toMatch(/receive work: threaded NAPI on \S+, NAPI kthread pinned to CPU 0/);
+    expect(report.rows[0]!.commandLines.join('\n')).toMatch(/receive work: RPS on \S+ \(rps_cpus=1\): its backlog and generic XDP run on CPU 0/);
     // Every generator-fed row says what was offered, and none counts more than that.
     for (const r of report.rows.filter((x) => x.test === 'rxonly')) {
       const offered = r.stats.offeredPacketsPerSecond?.median ?? NaN;
