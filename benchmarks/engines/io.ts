@@ -88,7 +88,7 @@ export class IoEngine implements Engine {
     this.dropped += n - sent;
   }
 
-  finish(): void {
+  finish(_port: AfXdpPort): void {
     // Frames are queued or given back inside burst(); nothing is held between bursts.
   }
 }

@@ -30,7 +30,7 @@ export class RxOnlyEngine implements Engine {
     return this.counts;
   }
 
-  finish(): void {
+  finish(_port: AfXdpPort): void {
     // Frames are given back inside burst(); nothing is held between bursts.
   }
 }

@@ -59,7 +59,7 @@ export class TxOnlyEngine implements Engine {
     return counts;
   }
 
-  finish(): void {
+  finish(_port: AfXdpPort): void {
     // Nothing held between bursts: unsent frames go back to the pool inside burst().
   }
 }

@@ -131,7 +131,7 @@ async function startGenerator(ctx: TrialContext): Promise<Generator> {
     if (!findTestpmd()) throw new LabError({ code: 'ENOTOOL', message: '--generator testpmd: dpdk-testpmd is not installed', hint: 'npm run setup installs dpdk and librte-net-af-xdp23' });
     const pmd = new Testpmd({
       netns: t.peer.netns ?? '', ifname: t.peer.ifname, forwardMode: 'txonly', filePrefix: `${ctx.lab.name('tg')}-${ctx.trial}`,
-      lcores: [0, 1], mainLcore: 1, txpkts: frameBytes, ...(ctx.macs ? { appArgs: [`--eth-peer=0,${ctx.macs.dut}`] } : {}),
+      lcores: [0, 1], mainLcore: 1, txpkts: frameBytes, burst: s.burst, ...(ctx.macs ? { appArgs: [`--eth-peer=0,${ctx.macs.dut}`] } : {}),
     });
     await pmd.start(ctx.lab);
     const offered = (from: number, to: number) => rateFromSamples(pmd.samples, (x) => x.txPackets, from - 1100, to + 1100)?.pps;
@@ -241,8 +241,8 @@ async function testpmdTrial(ctx: TrialContext): Promise<TrialOutcome> {
     ctx.lab.recordXdp(t.dut.netns, t.dut.ifname);
     const program = row.mode === 'skb' ? withNetns(t.dut.netns, () => XskProgram.attach(t.dut.ifname, ifNameToIndex(t.dut.ifname), 'skb', 0)) : null;
     const pmd = new Testpmd({
-      netns: t.dut.netns ?? '', ifname: t.dut.ifname, forwardMode: mode as 'txonly' | 'rxonly', filePrefix: `${ctx.lab.name('tp')}-${ctx.trial}`,
-      lcores: [0, 1], mainLcore: 0, txpkts: frameBytes, devargs: row.copy ? { force_copy: 1 } : {},
+      netns: t.dut.netns ?? '', ifname: t.dut.ifname, forwardMode: mode, filePrefix: `${ctx.lab.name('tp')}-${ctx.trial}`,
+      lcores: [0, 1], mainLcore: 0, txpkts: frameBytes, burst: s.burst, devargs: row.copy ? { force_copy: 1 } : {},
       ...(mode === 'io' || mode === 'macswap' ? { appArgs: ['--port-topology=loop'] } : {}),
     });
     try {
@@ -365,7 +365,7 @@ function iperfThroughTestpmd(ctx: TrialContext): Promise<TrialOutcome> {
   const f = ctx.forward!;
   return iperfTrial(ctx, async (lines) => {
     const pmd = new Testpmd({
-      netns: f.ma.netns!, ifname: f.ma.ifname, forwardMode: 'io' as 'rxonly', filePrefix: `${ctx.lab.name('tf')}-${ctx.trial}`,
+      netns: f.ma.netns!, ifname: f.ma.ifname, forwardMode: 'io', filePrefix: `${ctx.lab.name('tf')}-${ctx.trial}`,
       lcores: [0, 1], mainLcore: 0, ealArgs: ['--vdev', `net_af_xdp1,iface=${f.mb.ifname}`],
     });
     lines.push(pmd.commandLine);

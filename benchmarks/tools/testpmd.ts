@@ -28,7 +28,8 @@ export const TESTPMD_BINARY = 'dpdk-testpmd';
 export interface TestpmdOptions {
   netns: string;
   ifname: string;
-  forwardMode: 'txonly' | 'rxonly';
+  /** testpmd's forwarding engines that xdplab compares with. */
+  forwardMode: 'txonly' | 'rxonly' | 'io' | 'macswap';
   /** --file-prefix: unique per concurrently running testpmd. */
   filePrefix: string;
   /** -l (two lcores: main and forwarding). */
@@ -42,6 +43,8 @@ export interface TestpmdOptions {
   statsPeriodSeconds?: number;
   /** --txpkts (txonly). */
   txpkts?: number;
+  /** --burst: packets per receive and transmit burst (testpmd's default is 32). */
+  burst?: number;
   /** Extra PMD devargs, e.g. { force_copy: 1 } or { busy_budget: 0 }. */
   devargs?: Record<string, string | number>;
   /** Extra EAL arguments (before --). */
@@ -99,6 +102,7 @@ export function testpmdArgs(o: TestpmdOptions): string[] {
     '--',
     `--forward-mode=${o.forwardMode}`, '--stats-period', String(o.statsPeriodSeconds ?? 1), '--nb-cores=1', '-a',
     ...(o.forwardMode === 'txonly' ? [`--txpkts=${o.txpkts ?? 64}`] : []),
+    ...(o.burst ? [`--burst=${o.burst}`] : []),
     ...(o.appArgs ?? []),
   ];
 }

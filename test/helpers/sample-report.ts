@@ -17,7 +17,7 @@ export function sampleReport(id: string, rate: (row: number, trial: number, k: n
     rows.push({
       id: rowId, test, tool: 'xdplab', mode: 'native', frameBytes: 64, queues: 1, status: 'ok',
       attached: { mode: 'native', zeroCopy: false }, commandLines: [`xdplab engine ${test}`], trials,
-      stats: Object.fromEntries(['packetsPerSecond', 'bitsPerSecond', 'droppedPackets'].map((m) => [m, summarize(trials.map((t) => t.metrics[m]!))])),
+      stats: Object.fromEntries((['packetsPerSecond', 'bitsPerSecond', 'droppedPackets'] as const).map((m) => [m, summarize(trials.map((t) => t.metrics[m]))])),
     });
   });
   rows.push({ id: 'rxonly-native-testpmd', test: 'rxonly', tool: 'dpdk-testpmd', mode: 'native', status: 'unavailable', reason: 'dpdk-testpmd is not installed', commandLines: [], trials: [], stats: {} });

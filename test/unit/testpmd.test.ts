@@ -66,5 +66,7 @@ describe('testpmd output', () => {
       .toBe('--no-huge -m 1024 --no-pci --vdev net_af_xdp0,iface=veth0 --file-prefix xl-1 -l 0,1 --main-lcore 0 -- --forward-mode=txonly --stats-period 1 --nb-cores=1 -a --txpkts=64');
     expect(testpmdArgs({ netns: 'n', ifname: 'v', forwardMode: 'rxonly', filePrefix: 'p', lcores: [0, 1], mainLcore: 1, vdevIndex: 1, devargs: { busy_budget: 0 } }).join(' '))
       .toBe('--no-huge -m 1024 --no-pci --vdev net_af_xdp1,iface=v,busy_budget=0 --file-prefix p -l 0,1 --main-lcore 1 -- --forward-mode=rxonly --stats-period 1 --nb-cores=1 -a');
+    // The scenario's burst goes to testpmd too, so both tools move the same bursts.
+    expect(testpmdArgs({ netns: 'n', ifname: 'v', forwardMode: 'io', filePrefix: 'p', lcores: [0, 1], mainLcore: 0, burst: 64 }).join(' ')).toMatch(/ -a --burst=64$/);
   });
 });
