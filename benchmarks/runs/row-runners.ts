@@ -34,6 +34,11 @@ export interface TrialContext {
   stopSignal: { stop: boolean };
   /** xdplab helper: privileged steps go through it (engine rows only). */
   helper?: HelperClient;
+  /**
+   * txonly's sink works on this CPU (RPS) instead of in the sending DUT's softirq; unset, veth's
+   * default. A caller sets it when the CPU is free for it (see sinkCpuFor).
+   */
+  sinkCpu?: number;
 }
 
 export interface TrialOutcome {
@@ -59,12 +64,12 @@ const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { du
 export const TX_BUDGET = 256;
 
 /**
- * txonly's sink does its work on the peer's CPU, not in the sending DUT's softirq
+ * txonly's sink can do its work on a CPU of its own instead of in the sending DUT's softirq
  * (lab/receive-work.ts), so that a txonly row measures sending alone. The sink is an skb-mode
  * program steered with RPS: its work runs in softirq on that CPU and, under overload, in
- * ksoftirqd, which shares the CPU fairly with the engine and the UI (a native sink's NAPI
- * kthread at SCHED_FIFO held Chromium's frames for up to 2 s). How the DUT attaches does not
- * change copy-mode transmission, so one sink serves every txonly row.
+ * ksoftirqd, which shares the CPU fairly with other processes (a native sink's NAPI kthread at
+ * SCHED_FIFO held Chromium's frames for up to 2 s). How the DUT attaches does not change
+ * copy-mode transmission, so one sink serves every txonly row.
  * Only the sink: a receiver with a user-space consumer (rxonly, io, the generator) keeps
  * veth's default, because a consumer sharing its CPU with a pinned NAPI kthread was starved
  * by it (SCHED_FIFO: 0.02 Mpps) or lost frames between time slices (SCHED_OTHER: 0.18 Mpps),
@@ -73,8 +78,17 @@ export const TX_BUDGET = 256;
  */
 const SINK_MODE = 'skb';
 
+/**
+ * The sink's CPU for runs that share the machine with other work (the app's UI, the engine):
+ * one beyond the DUT's and the peer's, when the machine has it. On 2 cores the sink stays in
+ * the DUT's softirq: on the peer's CPU it took the CPU the UI runs on (frames of 300 ms).
+ */
+export function sinkCpuFor(cpuCount = osCpus().length): number | undefined {
+  return cpuCount >= 3 ? 2 : undefined;
+}
+
 async function steerSinkWork(ctx: TrialContext): Promise<{ line: string[]; restore: () => void }> {
-  const cpu = cpus().peer;
+  const cpu = ctx.sinkCpu;
   if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return { line: [], restore: () => {} };
   const placed = await placeReceiveWork(ctx.lab, ctx.packet.peer.netns, ctx.packet.peer.ifname, SINK_MODE, cpu);
   return { line: [`receive work: ${placed.placement.how}${placed.placement.warning ? ` (${placed.placement.warning})` : ''}`], restore: placed.restore };
