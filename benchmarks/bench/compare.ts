@@ -4,11 +4,10 @@
 // cost: txonly sampled every 0.25 s against the same run read only at its end. Each side of a
 // pair waits for a quiet machine first (other processes under --max-other-cpu for a second):
 // on 2 cores another process's work lands on the DUT's or the generator's CPU. The rows run
-// through runs/row-runners.ts, as `xdplab bench` does: the same pinning, bursts and generator
-// for both tools, txonly's sink on the peer's CPU; each row also says how much of the offered
+// through runs/row-runners.ts, as `xdplab bench` does: the same pinning, bursts, generator and
+// sink for both tools; each row also says how much of the offered
 // load its receiver took and how the DUT's CPU time split between user space and the kernel.
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../../native/errors.js';
@@ -48,8 +47,7 @@ try {
   const packet = createPacketTopology(lab, scenario);
   const macs = { dut: macOf(lab, packet.dut), peer: macOf(lab, packet.peer) };
   const trial = async (row: RowPlan, i: number): Promise<Record<string, number>> => {
-    // Nothing else runs here: txonly's sink gets the peer's CPU, so txonly measures sending alone.
-    const ctx: TrialContext = { lab, scenario, row, trial: i, packet, macs, sample: () => {}, phase: () => {}, stopSignal: { stop: false }, ...(cpus().length >= 2 ? { sinkCpu: 0 } : {}) };
+    const ctx: TrialContext = { lab, scenario, row, trial: i, packet, macs, sample: () => {}, phase: () => {}, stopSignal: { stop: false } };
     await waitQuiet(`${row.id} ${i}`);
     try {
       const o = await runTrial(ctx);

@@ -9,7 +9,6 @@ import { XdpDropProgram } from '../../native/xdp/drop-program.js';
 import { XskProgram } from '../../native/xdp/xsk-program.js';
 import type { Lab } from '../lab/lab.js';
 import { processCpuSeconds } from '../lab/proc.js';
-import { placeReceiveWork } from '../lab/receive-work.js';
 import type { Sample } from '../report/schema.js';
 import { droppedBetween, readRxCounters } from '../tools/counters.js';
 import { runIperf3, type Iperf3Interval } from '../tools/iperf3.js';
@@ -34,11 +33,6 @@ export interface TrialContext {
   stopSignal: { stop: boolean };
   /** xdplab helper: privileged steps go through it (engine rows only). */
   helper?: HelperClient;
-  /**
-   * txonly's sink works on this CPU (RPS) instead of in the sending DUT's softirq; unset, veth's
-   * default. A caller sets it when the CPU is free for it (see sinkCpuFor).
-   */
-  sinkCpu?: number;
 }
 
 export interface TrialOutcome {
@@ -62,37 +56,6 @@ const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { du
  * several; the worker records whether the kernel took it (Linux 6.17+).
  */
 export const TX_BUDGET = 256;
-
-/**
- * txonly's sink can do its work on a CPU of its own instead of in the sending DUT's softirq
- * (lab/receive-work.ts), so that a txonly row measures sending alone. The sink is an skb-mode
- * program steered with RPS: its work runs in softirq on that CPU and, under overload, in
- * ksoftirqd, which shares the CPU fairly with other processes (a native sink's NAPI kthread at
- * SCHED_FIFO held Chromium's frames for up to 2 s). How the DUT attaches does not change
- * copy-mode transmission, so one sink serves every txonly row.
- * Only the sink: a receiver with a user-space consumer (rxonly, io, the generator) keeps
- * veth's default, because a consumer sharing its CPU with a pinned NAPI kthread was starved
- * by it (SCHED_FIFO: 0.02 Mpps) or lost frames between time slices (SCHED_OTHER: 0.18 Mpps),
- * against 1.4 Mpps, everything offered, with the default. Only on the embedded lab (a user's
- * interfaces stay as they are) and not through the helper (it needs root).
- */
-const SINK_MODE = 'skb';
-
-/**
- * The sink's CPU for runs that share the machine with other work (the app's UI, the engine):
- * one beyond the DUT's and the peer's, when the machine has it. On 2 cores the sink stays in
- * the DUT's softirq: on the peer's CPU it took the CPU the UI runs on (frames of 300 ms).
- */
-export function sinkCpuFor(cpuCount = osCpus().length): number | undefined {
-  return cpuCount >= 3 ? 2 : undefined;
-}
-
-async function steerSinkWork(ctx: TrialContext): Promise<{ line: string[]; restore: () => void }> {
-  const cpu = ctx.sinkCpu;
-  if (!ctx.packet?.embedded || ctx.helper || cpu === undefined) return { line: [], restore: () => {} };
-  const placed = await placeReceiveWork(ctx.lab, ctx.packet.peer.netns, ctx.packet.peer.ifname, SINK_MODE, cpu);
-  return { line: [`receive work: ${placed.placement.how}${placed.placement.warning ? ` (${placed.placement.warning})` : ''}`], restore: placed.restore };
-}
 
 /** Engine workers: started here, or on sockets from xdplab helper when the run has one. */
 function launch(ctx: TrialContext, spec: WorkerSpec, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
@@ -222,24 +185,27 @@ async function engineTrial(ctx: TrialContext): Promise<TrialOutcome> {
   return withGenerator(ctx, run);
 }
 
-/** txonly's sink: an XDP program on the peer that drops every frame (the cheapest receiver). */
+/**
+ * txonly's sink: an XDP program on the peer that drops every frame (the cheapest receiver).
+ * veth runs it in the sender's softirq, on the DUT's CPU, for every tool alike. Moving it to
+ * the other CPU (RPS, or threaded NAPI pinned there: lab/receive-work.ts) made the sender
+ * slower, not faster: 1.25-1.35 Mpps against 1.9-2.4 in place (handing each frame to another
+ * CPU costs the sender more than dropping it), and it took the CPU the app's UI runs on.
+ */
 async function withDropSink(ctx: TrialContext, fn: (commandLines: string[]) => Promise<TrialOutcome>): Promise<TrialOutcome> {
   const t = ctx.packet!;
-  const mode = SINK_MODE;
+  const mode = ctx.row.mode === 'skb' ? 'skb' : 'native';
   if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
   const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, mode));
-  let steered: Awaited<ReturnType<typeof steerSinkWork>> | undefined;
   try {
-    steered = await steerSinkWork(ctx);
     const before = await rxCounters(ctx, t.peer);
-    const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`, ...steered.line]);
+    const out = await fn([`XDP drop program on ${t.peer.ifname} (${mode} mode)`]);
     const after = await rxCounters(ctx, t.peer);
     const arrived = droppedBetween(before, after, mode);
     // What the peer counted over the whole trial (warm-up included), next to what the DUT sent.
     out.metrics.peerReceivedPackets = arrived.frames;
     return out;
   } finally {
-    steered?.restore();
     await sink.detach();
   }
 }

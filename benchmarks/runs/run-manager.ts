@@ -11,9 +11,7 @@ import { collectEnvironment } from '../report/environment.js';
 import { REPORT_SCHEMA_VERSION, type Report, type Row, type Sample } from '../report/schema.js';
 import { ReportWriter } from '../report/writer.js';
 import { QUICK, planRows, type RowPlan } from './plan.js';
-import { runTrial, sinkCpuFor, type TrialContext } from './row-runners.js';
-
-const SINK_CPU = sinkCpuFor();
+import { runTrial, type TrialContext } from './row-runners.js';
 import type { RunEvents, RunManagerApi, RunSummary } from './run-manager-api.js';
 import { resolveScenario, type Scenario } from './scenario.js';
 import { recoverDeadRuns } from './recovery.js';
@@ -145,7 +143,6 @@ export class RunManager implements RunManagerApi {
           });
           const ctx: TrialContext = {
             lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
-            ...(SINK_CPU !== undefined ? { sinkCpu: SINK_CPU } : {}),
             ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
             sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
           };
