@@ -6,7 +6,8 @@
 // own: threaded NAPI with the kthread pinned at SCHED_FIFO (native: veth has a NAPI only while
 // a program is attached, so call this after the attach), RPS to that CPU (skb: frames go
 // through netif_rx). Undone by restore(). For receivers whose CPU runs nothing else (an XDP
-// drop sink): a user-space consumer on the same CPU would wait behind the kthread.
+// drop sink): a user-space consumer on the same CPU would wait behind the kthread. bench:datapath
+// uses it; the row runners do not (runs/row-runners.ts says what it cost them when they did).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Lab } from './lab.js';

@@ -26,15 +26,11 @@ export interface WorkerSpec {
   passedFd?: number;
   ifindex?: number;
   frameCount?: number;
-  /** UMEM chunk size: 2048 or 4096 (the worker's default). */
-  frameSize?: 2048 | 4096;
   ringSize?: number;
   /** txonly: stop after this many frames. */
   maxPackets?: number;
   /** XDP_MAX_TX_SKB_BUDGET on every port (0 or unset: the kernel's default). */
   txBudget?: number;
-  /** SO_BUSY_POLL_BUDGET: preferred busy polling, the receive work done in recvfrom (0 or unset: off). */
-  busyPollBudget?: number;
 }
 
 export interface WorkerSampleEvent { tMs: number; rx: number; tx: number; phase: 'warmup' | 'measure' }
@@ -70,11 +66,9 @@ export function workerArgs(s: WorkerSpec): string[] {
   if (s.dstMac) a.push('--dst-mac', s.dstMac);
   if (s.passedFd !== undefined) a.push('--sock-fds', '3', '--ifindex', String(s.ifindex));
   if (s.frameCount) a.push('--frame-count', String(s.frameCount));
-  if (s.frameSize) a.push('--frame-size', String(s.frameSize));
   if (s.ringSize) a.push('--ring-size', String(s.ringSize));
   if (s.maxPackets !== undefined) a.push('--max-packets', String(s.maxPackets));
   if (s.txBudget) a.push('--tx-budget', String(s.txBudget));
-  if (s.busyPollBudget) a.push('--busy-poll', String(s.busyPollBudget));
   return a;
 }
 
