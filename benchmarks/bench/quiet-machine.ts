@@ -4,7 +4,7 @@
 // outside the benchmark used is the trial's `otherCpu` (in CPUs: 1.0 = one core busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { CLK_TCK } from '../lab/proc.js';
+import { CLK_TCK, procStat } from '../lab/proc.js';
 
 export interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }>; steal: number }
 
@@ -12,15 +12,10 @@ export function procTimes(): ProcTimes {
   const ticks = new Map<number, { comm: string; ticks: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8'); } catch { continue; }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const f = stat.slice(close + 2).split(' ');
-    // Fields after the comm: state(3) ppid(4) ... utime(14) stime(15), here shifted by 3.
-    const ppid = Number(f[1]);
-    if (Number(name) === 2 || ppid === 2) continue; // kernel threads: softirq work is the benchmark's
-    ticks.set(Number(name), { comm, ticks: Number(f[11]) + Number(f[12]) });
+    const s = procStat(name);
+    if (!s) continue;
+    if (Number(name) === 2 || s.ppid === 2) continue; // kernel threads: softirq work is the benchmark's
+    ticks.set(Number(name), { comm: s.comm, ticks: Math.round((s.userSeconds + s.systemSeconds) * CLK_TCK) });
   }
   // Time the hypervisor gave this VM's CPUs to someone else (the 8th value of /proc/stat's cpu line).
   const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);

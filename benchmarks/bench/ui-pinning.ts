@@ -5,19 +5,11 @@
 // process actually got is read back from /proc and saved with the results.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { processCpuSeconds } from '../lab/proc.js';
+import { procStat } from '../lab/proc.js';
 
 /** Pins every thread of this process (and so the children it starts later) to `cpu`. */
 export function pinSelf(cpu: number): void {
   execFileSync('taskset', ['-a', '-pc', String(cpu), String(process.pid)], { stdio: 'ignore' });
-}
-
-function stat(pid: number): { comm: string; ppid: number } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = s.lastIndexOf(')');
-    return { comm: s.slice(s.indexOf('(') + 1, close), ppid: Number(s.slice(close + 2).split(' ')[1]) };
-  } catch { return undefined; }
 }
 
 function allowedCpus(pid: number): string {
@@ -29,7 +21,7 @@ function descendants(root: number): Map<number, string> {
   const parent = new Map<number, { comm: string; ppid: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    const s = stat(Number(d));
+    const s = procStat(d);
     if (s) parent.set(Number(d), s);
   }
   const isOurs = (pid: number): boolean => {
@@ -44,15 +36,15 @@ export function descendantCpuSeconds(prefix: string, root = process.pid): Map<nu
   const out = new Map<number, number>();
   for (const [pid, comm] of descendants(root)) {
     if (!comm.startsWith(prefix)) continue;
-    const cpu = processCpuSeconds(pid);
-    if (cpu) out.set(pid, cpu.userSeconds + cpu.systemSeconds);
+    const s = procStat(pid);
+    if (s) out.set(pid, s.userSeconds + s.systemSeconds);
   }
   return out;
 }
 
 /** This process's descendants by command name, with the CPUs each may run on ("chromium: 0"). */
 export function descendantPlacement(root = process.pid): Record<string, string[]> {
-  const out: Record<string, Set<string>> = { [`${stat(root)?.comm ?? 'bench'} (this process)`]: new Set([allowedCpus(root)]) };
+  const out: Record<string, Set<string>> = { [`${procStat(root)?.comm ?? 'bench'} (this process)`]: new Set([allowedCpus(root)]) };
   for (const [pid, comm] of descendants(root)) (out[comm] ??= new Set()).add(allowedCpus(pid));
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
 }

@@ -223,8 +223,8 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
     let atStart: PortStatistics | null = null;
     let atEnd: PortStatistics | null = null;
-    let cpuAtStart: NodeJS.CpuUsage | null = null;
-    let cpuInWindow: NodeJS.CpuUsage | null = null;
+    let cpuAtStart: NodeJS.CpuUsage | undefined;
+    let windowCpu: WorkerResult['windowCpu'];
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,
@@ -233,7 +233,10 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
       onSample: (s) => emit({ event: 'sample', ...s }),
       onWindow: (edge, tMs) => {
         // One getsockopt per queue at each edge of the window, none in between.
-        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); } else { atEnd = port.stats(); cpuInWindow = process.cpuUsage(cpuAtStart ?? undefined); }
+        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); return emit({ event: 'window', edge, tMs }); }
+        atEnd = port.stats();
+        const used = process.cpuUsage(cpuAtStart);
+        windowCpu = { userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 };
         emit({ event: 'window', edge, tMs });
       },
     });
@@ -252,7 +255,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ result: WorkerResul
         mpps: r.seconds > 0 ? packets / r.seconds / 1e6 : 0, warmupSeconds: r.warmupSeconds, bursts: r.bursts,
         interrupted: r.stoppedEarly, cpu: o.cpu ?? null, txBudget, options: o, stats,
         windowStats: atStart && atEnd ? statsDelta(atStart, atEnd) : {},
-        ...(cpuInWindow ? { windowCpu: { userSeconds: (cpuInWindow as NodeJS.CpuUsage).user / 1e6, systemSeconds: (cpuInWindow as NodeJS.CpuUsage).system / 1e6 } } : {}),
+        ...(windowCpu ? { windowCpu } : {}),
       },
     };
   } finally {

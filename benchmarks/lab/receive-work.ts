@@ -9,8 +9,9 @@
 // drop sink): a user-space consumer on the same CPU would wait behind the kthread. bench:datapath
 // uses it; the row runners do not (runs/row-runners.ts says what it cost them when they did).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { Lab } from './lab.js';
+import { procStat } from './proc.js';
 
 export interface ReceivePlacement {
   how: string;
@@ -27,12 +28,8 @@ function napiThreads(): Map<number, string> {
   const out = new Map<number, string>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      if (comm.startsWith('napi/') && Number(stat.slice(close + 2).split(' ')[1]) === 2) out.set(Number(name), comm);
-    } catch { /* gone */ }
+    const s = procStat(name);
+    if (s?.comm.startsWith('napi/') && s.ppid === 2) out.set(Number(name), s.comm);
   }
   return out;
 }
