@@ -1,54 +1,6 @@
-// The one error type every layer throws: what was wrong, what was expected, what to do.
+// errno names and the error of a failed system or library call (a LabError with the call).
 import { constants } from 'node:os';
-
-export interface LabErrorInit {
-  code: string;
-  message: string;
-  field?: string;
-  hint?: string;
-  cause?: unknown;
-}
-
-export class LabError extends Error {
-  readonly code: string;
-  readonly field?: string;
-  readonly hint?: string;
-
-  constructor(init: LabErrorInit) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = 'LabError';
-    this.code = init.code;
-    if (init.field !== undefined) this.field = init.field;
-    if (init.hint !== undefined) this.hint = init.hint;
-  }
-
-  toJSON(): { code: string; message: string; field?: string; hint?: string } {
-    return {
-      code: this.code,
-      message: this.message,
-      ...(this.field !== undefined ? { field: this.field } : {}),
-      ...(this.hint !== undefined ? { hint: this.hint } : {}),
-    };
-  }
-}
-
-/** A value as an error message shows it: JSON, bigints as plain digits. Never throws: input that
- * JSON cannot write (circular, nested too deeply for the stack, a BigInt without the replacer)
- * must still end as the LabError that describes it, not as a TypeError or RangeError. */
-export function valueText(value: unknown): string {
-  try {
-    const marked = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v));
-    if (marked !== undefined) return marked.replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
-  } catch { /* below */ }
-  if (value === undefined) return 'undefined';
-  if (value !== null && typeof value === 'object') return Array.isArray(value) ? 'an array that cannot be written as JSON (circular or nested too deeply)' : 'an object that cannot be written as JSON (circular or nested too deeply)';
-  return typeof value === 'symbol' || typeof value === 'function' ? `a ${typeof value}` : String(value);
-}
-
-/** A bad option value: names the field and what is allowed. */
-export function invalidOption(field: string, message: string, hint?: string): LabError {
-  return new LabError({ code: 'EINVALIDOPTION', field, message: `${field}: ${message}`, ...(hint ? { hint } : {}) });
-}
+import { LabError } from '../benchmarks/contracts/errors.js';
 
 const errnoNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, value]) => [value, name] as [number, string]),
@@ -88,11 +40,4 @@ export class SystemError extends LabError {
     this.errno = Math.abs(errno);
     this.errnoName = name;
   }
-}
-
-/** Human text of any error, with its hint. */
-export function describeError(err: unknown): string {
-  if (err instanceof LabError) return err.hint ? `${err.message} (${err.hint})` : err.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

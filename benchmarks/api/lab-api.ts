@@ -2,8 +2,8 @@
 // with inferred types. Both transports (Electron IPC and the web mode's WebSocket) validate
 // every message against these; the renderer imports only the types.
 import { z } from 'zod';
-import { ScenarioSchema } from '../runs/scenario.js';
-import { ReportSchema, SampleSchema } from '../report/schema.js';
+import { ScenarioSchema } from '../contracts/scenario.js';
+import { ReportSchema, SampleSchema } from '../contracts/report.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 
@@ -90,7 +90,7 @@ export type CommandArgs<C extends CommandName> = z.input<(typeof Commands)[C]['a
 export type CommandResult<C extends CommandName> = z.infer<(typeof Commands)[C]['result']>;
 
 export const Events = {
-  runProgress: z.object({ runId: Id, row: z.string(), rowIndex: z.number().int(), rows: z.number().int(), trial: z.number().int(), trials: z.number().int(), phase: z.enum(['setup', 'warmup', 'measure', 'teardown']), fraction: z.number().min(0).max(1) }),
+  runProgress: z.object({ runId: Id, row: z.string(), rowIndex: z.number().int(), rows: z.number().int(), trial: z.number().int(), trials: z.number().int(), phase: z.enum(['setup', 'warmup', 'measure', 'teardown']), message: z.string().optional(), fraction: z.number().min(0).max(1) }),
   sample: z.object({ runId: Id, sample: SampleSchema }),
   runState: z.object({ runId: Id, state: z.enum(['running', 'complete', 'incomplete', 'failed', 'stopped']), reportDir: z.string().optional(), error: z.string().optional() }),
   vmState: z.object({ vmId: Id, state: z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']), bootMs: z.number().optional(), error: z.string().optional() }),

@@ -12,8 +12,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AfXdpPort, LabError, describeError, queryXdp, withNetns } from '../../native/index.js';
-import { ifNameToIndex } from '../../native/sys/libc.js';
+import { LabError, describeError } from '../contracts/errors.js';
+import { AfXdpPort, queryXdp, withNetns, ifNameToIndex } from '../../native/index.js';
 import { Lab } from '../lab/lab.js';
 import { REPO, fdKinds, loadavg, machine, processStats, slope, spread, type ProcessStats } from './process-stats.js';
 

@@ -11,11 +11,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LabError, describeError, queryXdp, withNetns } from '../../native/index.js';
-import { ifNameToIndex } from '../../native/sys/libc.js';
+import { LabError, describeError } from '../contracts/errors.js';
+import { queryXdp, withNetns, ifNameToIndex } from '../../native/index.js';
 import { Lab } from '../lab/lab.js';
-import { macOf } from '../runs/topology.js';
-import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent } from '../runs/worker-client.js';
+import { macOf } from '../lab/topology.js';
+import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent } from '../engines/worker-client.js';
 import { REPO, childPids, commandLine, loadavg, machine, processStats, slope, spread, type ProcessStats } from './process-stats.js';
 
 type Mode = 'native' | 'skb';
@@ -207,7 +207,7 @@ async function main(): Promise<number> {
     verdicts,
     verdict: flat ? 'flat' : samples.length < 8 ? 'too short to judge' : 'growing',
     mpps: { rx: mpps('rxMpps'), tx: mpps('txMpps') },
-    workers: Object.fromEntries(Object.entries(outcomes).map(([k, w]) => [k, { ok: w.ok, packets: w.packets, seconds: w.seconds, mode: w.mode, zeroCopy: w.zeroCopy, ...(w.error ? { error: w.error } : {}) }])),
+    workers: Object.fromEntries(Object.entries(outcomes).map(([k, w]) => [k, w.ok ? { ok: true, packets: w.packets, seconds: w.seconds, mode: w.mode, zeroCopy: w.zeroCopy } : { ok: false, error: w.error }])),
     notes,
     samples,
   };

@@ -13,17 +13,17 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError } from '../../native/errors.js';
+import { describeError } from '../contracts/errors.js';
 import { collectEnvironment } from '../report/environment.js';
-import type { Report } from '../report/schema.js';
+import type { Report } from '../contracts/report.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { RunManager } from '../runs/run-manager.js';
-import { resolveScenario, type Scenario } from '../runs/scenario.js';
-import { median } from '../runs/statistics.js';
+import { resolveScenario, type Scenario } from '../contracts/scenario.js';
+import { median } from '../report/statistics.js';
 import { attachUi, CHROMIUM } from './ui-attach.js';
 import { streamingSpans, summarizeFrames, type FrameSummary } from './ui-frames.js';
 import { descendantCpuSeconds, descendantPlacement, pinSelf } from './ui-pinning.js';
-import { waitForQuiet } from './quiet-machine.js';
+import { waitForQuiet } from '../lab/quiet-machine.js';
 
 const ENGINE_CPU = 0;
 const CHROMIUM_CPU = 0;
@@ -78,7 +78,7 @@ const loadBefore = loadavg();
 
 async function headless(pair: number): Promise<Trial> {
   const load1 = loadavg()[0]!;
-  const { value: report, cpu } = await measured(false, () => runs.start(scenario).done);
+  const { value: report, cpu } = await measured(false, async () => (await runs.start(scenario)).done);
   return { mode: 'headless', pair, load1, status: report.status, mpps: rowsOf(report), cpu };
 }
 
@@ -91,7 +91,7 @@ async function withUi(pair: number, probeFrames: boolean): Promise<Trial> {
     const load1 = loadavg()[0]!;
     let placement: Record<string, string[]> = {};
     const { value: report, cpu } = await measured(true, async () => {
-      const started = runs.start(scenario);
+      const started = await runs.start(scenario);
       placement = await placementDuring(started.done);
       return started.done;
     });

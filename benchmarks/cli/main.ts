@@ -1,6 +1,6 @@
 // The `xdplab` command: parses argv and dispatches to a subcommand. Exit codes: 0 ok,
 // 1 failure, 2 bad usage (unknown command or flag).
-import { describeError } from '../../native/errors.js';
+import { describeError } from '../contracts/errors.js';
 
 import { stdio, UsageError, type Io } from './io.js';
 

@@ -3,13 +3,10 @@
 // Pure parsers are exported separately so the unit tests can feed them captured samples.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import koffi from 'koffi';
-import { describeError, errnoName } from '../../native/errors.js';
-import { AfXdpTuningSchema } from '../../native/afxdp/options.js';
-import { errno, getMemlockLimit, libc } from '../../native/sys/libc.js';
+import { describeError } from '../contracts/errors.js';
+import { AfXdpTuningSchema, getMemlockLimit, probeAfXdpSocket, probeLibxdp, kvmBackend, probeKvm } from '../../native/index.js';
 import { findLeftovers } from '../lab/state.js';
 import { runTool, which } from './exec.js';
-import { kvmBackend, probeKvm } from './kvm.js';
 
 /** Required checks decide the exit code; informational ones only inform. */
 export type Severity = 'required' | 'info';
@@ -97,17 +94,10 @@ async function dpkgVersion(pkg: string): Promise<string | undefined> {
 
 // ---- the checks ------------------------------------------------------------------------------
 
-const AF_XDP = 44;
-const SOCK_RAW = 3;
-
 export function checkAfXdp(): CheckOutcome {
   const kernel = `kernel ${/^\d+\.\d+(\.\d+)?/.exec(release())?.[0] ?? release()}`;
-  const fd = Number(libc().socket(AF_XDP, SOCK_RAW, 0));
-  if (fd >= 0) {
-    libc().close(fd);
-    return { ok: true, detail: `AF_XDP sockets can be created (${kernel})` };
-  }
-  const e = errnoName(errno());
+  const e = probeAfXdpSocket();
+  if (e === undefined) return { ok: true, detail: `AF_XDP sockets can be created (${kernel})` };
   if (e === 'EAFNOSUPPORT') return { ok: false, detail: `socket(AF_XDP) fails with EAFNOSUPPORT: this ${kernel} has no AF_XDP; use a kernel built with CONFIG_XDP_SOCKETS=y` };
   if (e === 'EPERM' || e === 'EACCES') return { ok: false, detail: `socket(AF_XDP) fails with ${e}: it needs CAP_NET_RAW; run xdplab as root (sudo)` };
   return { ok: false, detail: `socket(AF_XDP) fails with ${e} (${kernel})` };
@@ -152,15 +142,9 @@ export function checkBpffs(): CheckOutcome {
 
 export async function checkLibxdp(): Promise<CheckOutcome> {
   const version = await dpkgVersion('libxdp1');
-  let withFd: boolean;
-  try {
-    const lib = koffi.load('libxdp.so.1');
-    koffi.load('libbpf.so.1');
-    // QEMU's af-xdp netdev (10.x) calls this; libxdp added it in 1.4.
-    try { lib.func('int xsk_umem__create_with_fd(void *umem, int fd, void *area, uint64_t size, void *fill, void *comp, void *config)'); withFd = true; } catch { withFd = false; }
-  } catch (err) {
-    return { ok: false, detail: `libxdp.so.1 or libbpf.so.1 does not load (${describeError(err)}); ${SETUP} (packages libxdp1, libbpf1)` };
-  }
+  const loaded = probeLibxdp();
+  if (!loaded.ok) return { ok: false, detail: `libxdp.so.1 or libbpf.so.1 does not load (${loaded.error}); ${SETUP} (packages libxdp1, libbpf1)` };
+  const withFd = loaded.hasCreateWithFd;
   const what = version ? `libxdp ${version} (package libxdp1)` : 'libxdp.so.1 (version unknown: not a dpkg package)';
   const dirs = [process.env.LIBXDP_OBJECT_PATH, `${LIB_DIR}/bpf`].filter((d): d is string => !!d);
   const objDir = dirs.find((d) => existsSync(`${d}/xsk_def_xdp_prog_5.3.o`));

@@ -6,9 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AfXdpPort } from '../../native/index.js';
 import type { UdpFrameSpec } from './frames.js';
-import { IoEngine, MacSwapEngine } from './io.js';
-import { RxOnlyEngine } from './rxonly.js';
-import { TxOnlyEngine } from './txonly.js';
+import type { EngineName } from '../contracts/datapath.js';
 
 export interface EngineParams {
   /** Frames per burst (FrameBatch capacity). */
@@ -41,22 +39,6 @@ export interface Engine {
   burst(port: AfXdpPort, queue: number): BurstCounts;
   /** Gives back what the engine still holds (after the run). */
   finish(port: AfXdpPort): void;
-}
-
-export const ENGINE_NAMES = ['txonly', 'rxonly', 'io', 'macswap'] as const;
-export type EngineName = (typeof ENGINE_NAMES)[number];
-
-export function createEngine(name: EngineName): Engine {
-  switch (name) {
-    case 'txonly': return new TxOnlyEngine();
-    case 'rxonly': return new RxOnlyEngine();
-    case 'io': return new IoEngine();
-    case 'macswap': return new MacSwapEngine();
-  }
-}
-
-export function isEngineName(s: string): s is EngineName {
-  return (ENGINE_NAMES as readonly string[]).includes(s);
 }
 
 export interface EngineSample {

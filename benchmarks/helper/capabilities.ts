@@ -1,7 +1,7 @@
 // What the helper needs from the kernel, checked at start so a missing capability is one clear
 // error instead of an EPERM halfway through a client's session.
 import { readFileSync } from 'node:fs';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 
 export const HELPER_CAPABILITIES: Array<{ name: string; bit: number; why: string }> = [
   { name: 'CAP_NET_ADMIN', bit: 12, why: 'veth pairs, attaching XDP programs, ethtool' },

@@ -1,9 +1,9 @@
 // A session with `xdplab helper`, for an unprivileged xdplab: requests go out one at a time and
 // their answers (with fds) are awaited without blocking the event loop. Closing the client (or
 // the process dying) ends the session, and the helper removes everything it made for it.
-import { LabError } from '../../native/errors.js';
-import { libc } from '../../native/sys/libc.js';
-import { SeqpacketSocket, pollReadable } from '../../native/sys/seqpacket.js';
+import { closeSync } from 'node:fs';
+import { LabError } from '../contracts/errors.js';
+import { SeqpacketSocket, pollReadable } from '../../native/index.js';
 import type { RxCounters } from '../tools/counters.js';
 import { HELPER_PROTOCOL_VERSION, ResponseSchema, type HelloResponse, type HelperRequest, type SocketsResponse, type TopologyResponse } from './protocol.js';
 
@@ -50,11 +50,11 @@ export class HelperClient {
     if (!packet) throw new LabError({ code: 'EHELPERGONE', field: 'helper', message: `helper: ${this.path} closed the session`, hint: 'the helper stopped or refused this client; its log says why' });
     const r = ResponseSchema.safeParse(packet.payload);
     if (!r.success) {
-      for (const fd of packet.fds) libc().close(fd);
+      for (const fd of packet.fds) closeSync(fd);
       throw new LabError({ code: 'EPROTO', field: 'helper', message: `helper: unexpected answer from ${this.path}` });
     }
     if (!r.data.ok) {
-      for (const fd of packet.fds) libc().close(fd);
+      for (const fd of packet.fds) closeSync(fd);
       throw new LabError({ ...r.data.error });
     }
     return { body: r.data as Record<string, unknown>, fds: packet.fds };

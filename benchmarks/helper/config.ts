@@ -4,10 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { schemaError } from '../../native/afxdp/options.js';
-import { LabError } from '../../native/errors.js';
+import { schemaError, LabError } from '../contracts/errors.js';
 import { DEFAULT_HELPER_SOCKET } from './protocol.js';
-import type { PeerCred } from '../../native/sys/seqpacket.js';
+import type { PeerCred } from '../../native/index.js';
 
 export const DEFAULT_HELPER_CONFIG = '/etc/xdplab/helper.json';
 

@@ -2,8 +2,7 @@
 // client, one response per request (fds ride along in SCM_RIGHTS). Every request is validated
 // here before the helper acts on it; a bad one becomes a LabError naming the field.
 import { z } from 'zod';
-import { schemaError } from '../../native/afxdp/options.js';
-import { LabError } from '../../native/errors.js';
+import { schemaError, LabError } from '../contracts/errors.js';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 export const DEFAULT_HELPER_SOCKET = '/run/xdplab/helper.sock';

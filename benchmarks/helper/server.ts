@@ -3,16 +3,11 @@
 // program + AF_XDP sockets passed as fds, a drop program, counters), each on an interface the
 // session may use. A session is one connection: everything it made belongs to its Lab and goes
 // when the connection closes (the client exits or dies) or the helper stops.
-import { rmSync } from 'node:fs';
-import { LabError, describeError } from '../../native/errors.js';
-import { XskSocketProvider } from '../../native/afxdp/provider.js';
-import { resolveIfindex } from '../../native/afxdp/port.js';
-import { libc } from '../../native/sys/libc.js';
-import { withNetns } from '../../native/sys/netns.js';
-import { SeqpacketSocket, isHangup, pollReadable, type Packet, type PeerCred } from '../../native/sys/seqpacket.js';
-import { XdpDropProgram } from '../../native/xdp/drop-program.js';
+import { rmSync, closeSync } from 'node:fs';
+import { LabError, describeError } from '../contracts/errors.js';
+import { XskSocketProvider, resolveIfindex, withNetns, SeqpacketSocket, isHangup, pollReadable, type Packet, type PeerCred, XdpDropProgram } from '../../native/index.js';
 import { Lab } from '../lab/lab.js';
-import { createPacketTopology, macOf } from '../runs/topology.js';
+import { createPacketTopology, macOf } from '../lab/topology.js';
 import { readRxCounters } from '../tools/counters.js';
 import { interfaceAllowed, refusePeer, type HelperConfig } from './config.js';
 import { HELPER_PROTOCOL_VERSION, errorResponse, parseRequest, type EndpointInfo, type HelperRequest, type HelperResponse } from './protocol.js';
@@ -132,7 +127,7 @@ export class HelperServer {
     try {
       for (let p = session.pending.shift(); p; p = session.pending.shift()) {
         // A client has nothing to pass the helper: close whatever it sent.
-        for (const fd of p.fds) libc().close(fd);
+        for (const fd of p.fds) closeSync(fd);
         let reply: Reply;
         try {
           reply = await this.handle(session, parseRequest(p.payload));

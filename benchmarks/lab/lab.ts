@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { processStartTime } from './proc.js';
 import { labStateDir } from './state.js';
 import { detachXdplabPrograms } from './xdp-leftovers.js';

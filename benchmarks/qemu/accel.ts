@@ -3,7 +3,7 @@
 // emulates slower than TCG), else TCG. XDPLAB_ACCEL=kvm|tcg overrides the choice. Cached per
 // binary for the life of the process.
 import { runTool } from '../doctor/exec.js';
-import { probeKvm, type KvmProbe } from '../doctor/kvm.js';
+import { probeKvm, type KvmProbe } from '../../native/index.js';
 
 export type Accel = 'kvm' | 'tcg';
 

@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { DEFAULT_QEMU, resolveQemuBinary } from './capabilities.js';
 
 /** $XDG_CONFIG_HOME/xdplab/settings.json: { "qemuBinaries": ["/home/me/qemu/build/qemu-system-x86_64"] } */

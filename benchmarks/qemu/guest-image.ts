@@ -37,7 +37,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync
 import { homedir, release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { AGENT_SCRIPT } from './guest/agent.js';
 import { cpioNewc, type CpioEntry } from './guest/cpio.js';
 import { INIT_SCRIPT, INITTAB } from './guest/init.js';

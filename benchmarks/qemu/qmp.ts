@@ -4,7 +4,7 @@
 // (QEMU exited or crashed), every pending command rejects with code QMP_CLOSED: never a hang.
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { jsonText } from './netdev/validate.js';
 import type { QmpNetdevArguments } from './netdev/qmp-args.js';
 

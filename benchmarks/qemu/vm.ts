@@ -16,7 +16,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { invalidOption, LabError } from '../../native/errors.js';
+import { invalidOption, LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { accelArgs, accelFor, type Accel, type AccelChoice } from './accel.js';
 import { dataDirArgs, dataDirsFor, resolveQemuBinary } from './capabilities.js';

@@ -4,7 +4,7 @@
 // samples.jsonl, the status incomplete, and why.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReportSchema, SampleSchema, type Sample } from './schema.js';
+import { ReportSchema, SampleSchema, type Sample } from '../contracts/report.js';
 import { writeReportFiles } from './writer.js';
 
 /** Every complete, valid line of samples.jsonl (a line torn by the kill is left out). */

@@ -2,8 +2,8 @@
 // Rows match on what they measured (test, tool, mode, copy, frame size, queues, backend).
 // The spread comes from the trials when both sides have two or more, otherwise from the
 // per-interval samples inside the single trial.
-import { difference, median, type Difference } from '../runs/statistics.js';
-import type { Report, Row } from './schema.js';
+import { difference, median, type Difference } from './statistics.js';
+import type { Report, Row } from '../contracts/report.js';
 
 export interface RowComparison {
   key: string;

@@ -1,5 +1,5 @@
 // report.csv: one line per row and metric with its statistics, for spreadsheets.
-import type { Report } from './schema.js';
+import type { Report } from '../contracts/report.js';
 
 function cell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { PROJECT_ROOT as ROOT } from '../paths.js';
-import type { Environment } from './schema.js';
+import type { Environment } from '../contracts/report.js';
 
 function out(cmd: string, args: string[]): string {
   try {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Report } from './schema.js';
+import type { Report } from '../contracts/report.js';
 
 const require = createRequire(import.meta.url);
 

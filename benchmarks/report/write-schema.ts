@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
-import { reportJsonSchema } from './schema.js';
+import { reportJsonSchema } from '../contracts/report.js';
 
 export const SCHEMA_FILE = join(PROJECT_ROOT, 'benchmarks', 'report', 'report.schema.json');
 

@@ -3,10 +3,10 @@
 // stops halfway still leaves a report that says it is incomplete and why.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SampleSink } from '../runs/sample-sink.js';
+import { SampleSink } from './sample-sink.js';
 import { reportCsv } from './csv.js';
 import { reportHtml } from './html.js';
-import { ReportSchema, type Report, type Sample } from './schema.js';
+import { ReportSchema, type Report, type Sample } from '../contracts/report.js';
 
 function writeAtomically(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);

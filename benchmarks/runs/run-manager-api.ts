@@ -1,10 +1,11 @@
 // The contract between the faces (CLI, web server, Electron) and the run engine: start and stop
 // bench runs, follow their progress and samples, find their reports.
 import type { EventPayload } from '../api/lab-api.js';
-import type { Report } from '../report/schema.js';
-import type { Scenario } from './scenario.js';
+import type { Report } from '../contracts/report.js';
 
 export interface RunSummary { runId: string; createdAt: string; status: string; command: string[]; rows: number; dir: string }
+
+export interface StartedRun { runId: string; dir: string; done: Promise<Report>; recovered: string[] }
 
 export interface RunEvents {
   runProgress: EventPayload<'runProgress'>;
@@ -15,7 +16,7 @@ export interface RunEvents {
 
 export interface RunManagerApi {
   /** Validates (LabError naming the field on bad input) and starts a run in the background. */
-  start(scenario: Partial<Scenario>, options?: { quick?: boolean; command?: string[] }): { runId: string; dir: string; done: Promise<Report> };
+  start(scenario: Record<string, unknown>, options?: { quick?: boolean; command?: string[] }): Promise<StartedRun>;
   /** Stops a running run; its report says it was stopped. Resolves false if it was not running. */
   stop(runId: string): Promise<boolean>;
   /** Runs found in the reports directory, newest first. */

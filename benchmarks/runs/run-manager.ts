@@ -1,25 +1,28 @@
-// Runs bench scenarios in the background, one row after another, each over its trials; streams
-// samples to samples.jsonl and rewrites the report after every row, so a run that fails or is
-// stopped halfway still leaves every measured sample and a report that says what happened.
+// Runs scenarios in the background: every planned row (of any row kind, rows/registry.ts) over
+// its trials, row by row or A B A B; streams samples to samples.jsonl and rewrites the report
+// after every trial, so a run that fails or is stopped halfway still leaves every measured
+// sample and a report that says what happened.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError, describeError } from '../../native/errors.js';
-import { Lab } from '../lab/lab.js';
-import { collectEnvironment } from '../report/environment.js';
-import { REPORT_SCHEMA_VERSION, type Report, type Row, type Sample } from '../report/schema.js';
-import { ReportWriter } from '../report/writer.js';
-import { QUICK, planRows, type RowPlan } from './plan.js';
-import { runTrial, type TrialContext } from './row-runners.js';
-import type { RunEvents, RunManagerApi, RunSummary } from './run-manager-api.js';
-import { resolveScenario, type Scenario } from './scenario.js';
-import { recoverDeadRuns } from './recovery.js';
-import { summarize } from './statistics.js';
-import { RunTopologies } from './run-topologies.js';
+import { LabError, describeError, parseOrThrow } from '../contracts/errors.js';
+import { REPORT_SCHEMA_VERSION, ReportSchema, type Report, type Row, type Sample } from '../contracts/report.js';
+import { QUICK, resolveScenario, type Scenario } from '../contracts/scenario.js';
 import { HelperClient } from '../helper/client.js';
-import { helperTopology, unavailableThroughHelper } from '../helper/bench.js';
-import { checkExisting, type ForwardTopology, type PacketTopology } from './topology.js';
+import { Lab } from '../lab/lab.js';
+import { otherCpu, processTree, procTimes, waitForQuiet } from '../lab/quiet-machine.js';
+import { recoverDeadRuns } from '../lab/recovery.js';
+import { checkExisting, type ForwardTopology, type PacketTopology } from '../lab/topology.js';
+import { collectEnvironment } from '../report/environment.js';
+import { summarize } from '../report/statistics.js';
+import { ReportWriter } from '../report/writer.js';
+import { NEEDS_ROOT, helperTopology } from '../rows/helper-session.js';
+import { planRows } from '../rows/registry.js';
+import type { PlannedRow, TrialContext } from '../rows/row-kind.js';
+import { commandLinesOf } from '../vmbench/trial-error.js';
+import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
+import { RunTopologies } from './run-topologies.js';
 
 /** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
 function finiteOnly(metrics: Record<string, number>): Record<string, number> {
@@ -28,6 +31,38 @@ function finiteOnly(metrics: Record<string, number>): Record<string, number> {
 
 export function defaultReportsDir(): string {
   return process.env.XDPLAB_REPORTS_DIR ?? join(process.cwd(), 'reports');
+}
+
+const parseReport = (text: string): Report => parseOrThrow(ReportSchema, JSON.parse(text));
+
+function emptyRow(p: PlannedRow, s: Scenario, viaHelper: boolean): Row {
+  const refused = viaHelper && p.viaHelper ? `${NEEDS_ROOT} (${p.viaHelper})` : undefined;
+  const unavailable = p.unavailable ?? refused;
+  return {
+    id: p.id, test: p.test, tool: p.tool, mode: p.mode, ...(p.copy !== undefined ? { copy: p.copy } : {}), ...(p.frameBytes ? { frameBytes: p.frameBytes } : {}),
+    ...(p.needs === 'packet' ? { queues: s.queues } : {}), ...(p.backend ? { backend: p.backend } : {}),
+    status: unavailable ? 'unavailable' : 'incomplete', reason: unavailable ?? 'not run yet', commandLines: [], trials: [], stats: {},
+  };
+}
+
+/** A row's statistics and status from its trials. */
+function finishRow(row: Row, stopped: boolean): void {
+  if (row.status === 'unavailable') return;
+  const ok = row.trials.filter((t) => t.status === 'ok');
+  const names = new Set(ok.flatMap((t) => Object.keys(t.metrics)));
+  // A metric with no finite value in any trial (iperf3 without CPU figures) has no statistics.
+  row.stats = Object.fromEntries([...names].flatMap((m) => {
+    const values = ok.map((t) => t.metrics[m]!).filter((v) => Number.isFinite(v));
+    return values.length ? [[m, summarize(values)]] : [];
+  }));
+  if (ok.length === 0) {
+    row.status = stopped ? 'incomplete' : 'failed';
+    row.reason = row.trials.find((t) => t.error)?.error ?? (stopped ? 'stopped before its first trial ended' : 'no trial completed');
+  } else {
+    row.status = ok.length < row.trials.length || stopped ? 'incomplete' : 'ok';
+    const firstError = row.trials.find((t) => t.error)?.error;
+    row.reason = row.status === 'incomplete' ? `${ok.length} of ${row.trials.length} trials completed${stopped ? ' (stopped)' : ''}${firstError ? `; ${firstError}` : ''}` : undefined;
+  }
 }
 
 interface Active { stop: { stop: boolean }; done: Promise<Report> }
@@ -51,11 +86,11 @@ export class RunManager implements RunManagerApi {
   }
 
   /**
-   * Starts a run in the background. First sweeps what runs that died left (their resources,
-   * their unfinished reports): `recovered` says what it did. options.helper: the socket of an
-   * xdplab helper that does the privileged steps (no root needed).
+   * Validates, plans and starts a run in the background. First sweeps what runs that died left
+   * (their resources, their unfinished reports): `recovered` says what it did. options.helper:
+   * the socket of an xdplab helper that does the privileged steps (no root needed).
    */
-  start(partial: Partial<Scenario>, options: { quick?: boolean; command?: string[]; helper?: string } = {}): { runId: string; dir: string; done: Promise<Report>; recovered: string[] } {
+  async start(partial: Record<string, unknown>, options: { quick?: boolean; command?: string[]; helper?: string } = {}): Promise<StartedRun> {
     const scenario = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
     const helper = options.helper ?? this.helper;
     if (helper && scenario.ifname) {
@@ -65,14 +100,17 @@ export class RunManager implements RunManagerApi {
     if (!helper && process.getuid?.() !== 0) {
       throw new LabError({ code: 'EPERM', message: 'xdplab bench needs root (namespaces, XDP programs, AF_XDP sockets)', hint: 'run it with sudo, or through xdplab helper (--helper SOCKET)' });
     }
+    const tools: Record<string, string> = {};
+    const plans = await planRows(scenario, { tools });
     const recovered = recoverDeadRuns();
     for (const line of recovered) this.emit('log', { level: 'info', source: 'bench', message: `a run that died left: ${line}`, time: new Date().toISOString() });
     const runId = randomBytes(3).toString('hex');
-    const plans = planRows(scenario);
+    const environment = collectEnvironment();
+    environment.tools = { ...environment.tools, ...tools };
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION, id: runId, createdAt: new Date().toISOString(), status: 'incomplete',
-      command: options.command ?? ['xdplab', 'bench'], scenario: { ...scenario, quick: !!options.quick }, environment: collectEnvironment(),
-      rows: plans.map((p) => this.emptyRow(p, scenario)), samples: [],
+      command: options.command ?? ['xdplab', 'bench'], scenario: { ...scenario, quick: !!options.quick }, environment,
+      rows: plans.map((p) => emptyRow(p, scenario, !!helper)), samples: [],
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
@@ -83,39 +121,36 @@ export class RunManager implements RunManagerApi {
     return { runId, dir: writer.dir, done, recovered };
   }
 
-  private emptyRow(p: RowPlan, s: Scenario): Row {
-    return {
-      id: p.id, test: p.test, tool: p.tool, mode: p.mode, copy: p.copy, ...(p.frameBytes ? { frameBytes: p.frameBytes } : {}),
-      queues: s.queues, status: 'incomplete', reason: 'not run yet', commandLines: [], trials: [], stats: {},
-    };
-  }
-
-  private async execute(writer: ReportWriter, s: Scenario, plans: RowPlan[], stop: { stop: boolean }, helperPath?: string): Promise<Report> {
+  private async execute(writer: ReportWriter, s: Scenario, plans: PlannedRow[], stop: { stop: boolean }, helperPath?: string): Promise<Report> {
     const report = writer.report;
     const runId = report.id;
     let lab: Lab | undefined;
     let helper: HelperClient | undefined;
     let failure: string | undefined;
+    const shared = new Map<string, Promise<unknown>>();
+    const log = (message: string, level: 'info' | 'warn' = 'warn') => this.emit('log', { level, source: 'bench', message, time: new Date().toISOString() });
     try {
       lab = new Lab('bench');
       lab.setReportDir(writer.dir);
       if (helperPath) helper = (await HelperClient.connect(helperPath)).client;
-      const log = (message: string, level: 'info' | 'warn' = 'warn') => this.emit('log', { level, source: 'bench', message, time: new Date().toISOString() });
       const topologies = new RunTopologies(lab, s, (why) => log(why));
       let fromHelper: { packet: PacketTopology; macs: { dut: string; peer: string } } | undefined;
-      for (const [rowIndex, plan] of plans.entries()) {
+      const runnable = plans.map((plan, index) => ({ plan, row: report.rows[index]!, index })).filter((r) => r.row.status !== 'unavailable');
+      for (const r of runnable) r.row.reason = undefined;
+      /** Rows whose remaining trials are skipped (their topology is gone, their tool missing). */
+      const finished = new Set<number>();
+      const steps = s.interleave
+        ? Array.from({ length: s.trials }, (_, trial) => runnable.map((r) => ({ ...r, trial }))).flat()
+        : runnable.flatMap((r) => Array.from({ length: s.trials }, (_, trial) => ({ ...r, trial })));
+      for (const [step, { plan, row, index, trial }] of steps.entries()) {
         if (stop.stop) break;
-        const row = report.rows[rowIndex]!;
-        row.reason = undefined;
-        const refused = helper && unavailableThroughHelper(plan);
-        if (refused) { row.status = 'unavailable'; row.reason = refused; writer.save(); continue; }
+        if (finished.has(index)) continue;
         let packet: PacketTopology | undefined;
         let forward: ForwardTopology | undefined;
         let macs: { dut: string; peer: string } | undefined;
         try {
-          if (plan.kind.startsWith('iperf3')) {
-            forward = topologies.forwardTopology();
-          } else {
+          if (plan.needs === 'forward') forward = topologies.forwardTopology();
+          else if (plan.needs === 'packet') {
             if (helper) {
               fromHelper ??= await helperTopology(helper, s.queues);
               ({ packet, macs } = fromHelper);
@@ -124,46 +159,54 @@ export class RunManager implements RunManagerApi {
               macs = topologies.macs;
             }
             const interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
-            if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) {
-              report.environment.interfaces = interfaces;
-              writer.save();
-            }
+            if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) report.environment.interfaces = interfaces;
           }
         } catch (err) {
           // Interfaces the user named are gone: this row fails, and so will the ones after it.
-          row.status = 'failed';
-          row.reason = describeError(err);
+          row.trials.push({ index: trial, startedAt: new Date().toISOString(), durationMs: 0, status: 'failed', error: describeError(err), metrics: {} });
+          finished.add(index);
+          finishRow(row, false);
           writer.save();
           continue;
         }
-        for (let trial = 0; trial < s.trials && !stop.stop; trial++) {
-          const progress = (phase: 'setup' | 'warmup' | 'measure' | 'teardown') => this.emit('runProgress', {
-            runId, row: plan.id, rowIndex, rows: plans.length, trial, trials: s.trials, phase,
-            fraction: Math.min(1, (rowIndex * s.trials + trial + (phase === 'measure' ? 0.5 : phase === 'teardown' ? 0.9 : 0.1)) / (plans.length * s.trials)),
-          });
-          const ctx: TrialContext = {
-            lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
-            ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
-            sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
-          };
-          const startedAt = new Date().toISOString();
-          const t0 = Date.now();
-          try {
-            progress('setup');
-            const out = await runTrial(ctx);
-            row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics) });
-            for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
-            if (out.attached) row.attached = out.attached;
-          } catch (err) {
-            // When a fault took part of the lab away, say that first: it is the cause.
-            const damage = topologies.damage();
-            const text = damage ? `${damage} (the trial then failed: ${describeError(err)})` : describeError(err);
-            row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'failed', error: text, metrics: {} });
-            if (err instanceof LabError && err.code === 'ENOTOOL') { row.status = 'unavailable'; row.reason = text; break; }
-            log(`${plan.id} trial ${trial}: ${text}`);
-          }
+        const progress = (phase: 'setup' | 'warmup' | 'measure' | 'teardown', message?: string) => this.emit('runProgress', {
+          runId, row: plan.id, rowIndex: index, rows: plans.length, trial, trials: s.trials, phase, ...(message ? { message } : {}),
+          fraction: Math.min(1, (step + (phase === 'measure' ? 0.5 : phase === 'teardown' ? 0.9 : 0.1)) / steps.length),
+        });
+        const trialLab = plan.needs === 'trial-lab' ? new Lab('vmbench') : undefined;
+        const ctx: TrialContext = {
+          lab: trialLab ?? lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
+          ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
+          sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
+          once: <T>(key: string, make: () => Promise<T>): Promise<T> => {
+            const known = shared.get(key);
+            if (known) return known as Promise<T>;
+            const made = make();
+            shared.set(key, made);
+            return made;
+          },
+          noteTool: (name, value) => { report.environment.tools[name] = value; },
+        };
+        const startedAt = new Date().toISOString();
+        const t0 = Date.now();
+        try {
+          progress('setup');
+          const out = await this.disciplined(s, () => plan.run(ctx), (why) => log(`${plan.id} trial ${trial}: ${why}`, 'info'));
+          row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics) });
+          for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
+          if (out.attached) row.attached = out.attached;
+        } catch (err) {
+          // When a fault took part of the lab away, say that first: it is the cause.
+          const damage = plan.needs === 'trial-lab' ? null : topologies.damage();
+          const text = damage ? `${damage} (the trial then failed: ${describeError(err)})` : describeError(err);
+          row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'failed', error: text, metrics: {} });
+          for (const c of commandLinesOf(err)) if (!row.commandLines.includes(c)) row.commandLines.push(c);
+          if (err instanceof LabError && err.code === 'ENOTOOL') { row.status = 'unavailable'; row.reason = text; finished.add(index); }
+          else log(`${plan.id} trial ${trial}: ${text}`);
+        } finally {
+          trialLab?.close();
         }
-        this.finishRow(row, stop.stop);
+        if (trial === s.trials - 1) finishRow(row, false);
         writer.save();
       }
     } catch (err) {
@@ -173,28 +216,34 @@ export class RunManager implements RunManagerApi {
       helper?.close(); // the helper removes the session's topology and programs
     }
     const stopped = stop.stop;
-    for (const r of report.rows) if (r.status === 'incomplete' && r.reason === 'not run yet') r.reason = stopped ? 'not run: the run was stopped' : failure ? `not run: ${failure}` : r.reason;
+    for (const r of report.rows) {
+      if (r.status !== 'incomplete') continue;
+      if (r.trials.length) finishRow(r, stopped);
+      else r.reason = stopped ? 'not run: the run was stopped' : failure ? `not run: ${failure}` : 'not run yet';
+    }
     const status = failure ? 'failed' : stopped || report.rows.some((r) => r.status === 'incomplete' || r.status === 'failed') ? 'incomplete' : 'complete';
     writer.finish(status, failure ?? (stopped ? 'stopped before the end' : undefined));
     this.emit('runState', { runId, state: failure ? 'failed' : stopped ? 'stopped' : status, reportDir: writer.dir, ...(failure ? { error: failure } : {}) });
     return report;
   }
 
-  private finishRow(row: Row, stopped: boolean): void {
-    if (row.status === 'unavailable') return;
-    const ok = row.trials.filter((t) => t.status === 'ok');
-    const names = new Set(ok.flatMap((t) => Object.keys(t.metrics)));
-    // A metric with no finite value in any trial (iperf3 without CPU figures) has no statistics.
-    row.stats = Object.fromEntries([...names].flatMap((m) => {
-      const values = ok.map((t) => t.metrics[m]!).filter((v) => Number.isFinite(v));
-      return values.length ? [[m, summarize(values)]] : [];
-    }));
-    if (ok.length === 0) {
-      row.status = stopped ? 'incomplete' : 'failed';
-      row.reason = row.trials.find((t) => t.error)?.error ?? (stopped ? 'stopped before its first trial ended' : 'no trial completed');
-    } else {
-      row.status = ok.length < row.trials.length || stopped ? 'incomplete' : 'ok';
-      if (row.status === 'incomplete') row.reason = `${ok.length} of ${row.trials.length} trials completed${stopped ? ' (stopped)' : ''}`;
+  /**
+   * The quiet-machine discipline, for scenarios that ask for it: before the trial, wait for other
+   * processes to go quiet; after it, if they used more than allowed during the trial (the run's
+   * own process tree excluded), the trial was disturbed and runs again (twice at most).
+   */
+  private async disciplined<T>(s: Scenario, trial: () => Promise<T>, note: (why: string) => void): Promise<T> {
+    const q = s.quiet;
+    if (!q) return trial();
+    for (let attempt = 0; ; attempt++) {
+      const waited = await waitForQuiet(q.maxOtherCpus, processTree(procTimes(), process.pid), q.waitMs);
+      if (waited.last.cpus > q.maxOtherCpus) note(`the machine did not go quiet in ${Math.round(waited.waitedMs / 1000)} s (others used ${waited.last.cpus.toFixed(2)} CPUs)`);
+      const before = procTimes();
+      const out = await trial();
+      const after = procTimes();
+      const others = otherCpu(before, after, processTree(after, process.pid));
+      if (others.cpus <= q.maxOtherCpus || attempt >= 2) return out;
+      note(`disturbed (${others.top.map((u) => `${u.comm} ${u.cpus.toFixed(2)}`).join(', ')}): run again`);
     }
   }
 
@@ -214,7 +263,7 @@ export class RunManager implements RunManagerApi {
   }
 
   report(runId: string): Report {
-    return JSON.parse(readFileSync(join(this.directory(runId), 'report.json'), 'utf8')) as Report;
+    return parseReport(readFileSync(join(this.directory(runId), 'report.json'), 'utf8'));
   }
 
   list(): RunSummary[] {
@@ -224,7 +273,7 @@ export class RunManager implements RunManagerApi {
       const file = join(this.reportsDir, name, 'report.json');
       if (!existsSync(file)) continue;
       try {
-        const r = JSON.parse(readFileSync(file, 'utf8')) as Report;
+        const r = parseReport(readFileSync(file, 'utf8'));
         out.push({ runId: r.id, createdAt: r.createdAt, status: r.status, command: r.command, rows: r.rows.length, dir: join(this.reportsDir, name) });
       } catch { /* a report being written: skip */ }
     }

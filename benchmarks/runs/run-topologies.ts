@@ -3,10 +3,10 @@
 // one, so one fault ends the affected row and not the whole matrix. Interfaces the user named
 // are theirs: damage there is reported, never repaired.
 import { execFileSync } from 'node:child_process';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
-import type { Scenario } from './scenario.js';
-import { checkExisting, createForwardTopology, createPacketTopology, macOf, type Endpoint, type ForwardTopology, type PacketTopology } from './topology.js';
+import type { Scenario } from '../contracts/scenario.js';
+import { checkExisting, createForwardTopology, createPacketTopology, macOf, type Endpoint, type ForwardTopology, type PacketTopology } from '../lab/topology.js';
 
 function namespaces(): Set<string> {
   try {

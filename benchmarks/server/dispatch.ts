@@ -4,7 +4,7 @@
 // (code, message naming the field, hint) in an `ok: false` response: never a stack trace,
 // never an exception out of here.
 import type { z } from 'zod';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { Commands, RequestSchema, type CommandName, type Response } from '../api/lab-api.js';
 import type { Handler, Handlers } from './lab-service.js';
 

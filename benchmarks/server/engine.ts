@@ -2,7 +2,7 @@
 // front of them. The RunManager is loaded by name at run time so that the faces build and run
 // (doctor, interfaces, VMs, QMP) before benchmarks/runs/run-manager.ts exists; until then
 // every run command answers with an error that says so.
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { RunEvents, RunManagerApi } from '../runs/run-manager-api.js';
 import { LabService } from './lab-service.js';
 import { VmManager } from './vm-manager.js';

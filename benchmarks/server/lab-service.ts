@@ -8,13 +8,13 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { z } from 'zod';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { Commands, Events, type CommandName, type CommandResult, type EventMessage, type EventName, type EventPayload } from '../api/lab-api.js';
 import { compareReports } from '../report/compare.js';
 import { reportCsv } from '../report/csv.js';
 import { reportHtml } from '../report/html.js';
 import type { RunManagerApi } from '../runs/run-manager-api.js';
-import type { Scenario } from '../runs/scenario.js';
+import type { Scenario } from '../contracts/scenario.js';
 import type { VmManagerApi } from './vm-manager-api.js';
 
 const execFileAsync = promisify(execFile);
@@ -129,8 +129,8 @@ export class LabService {
         // Only the fields the caller gave: the schema fills in every default, and the run
         // engine must see which fields were left out for `quick` to choose its own.
         const given = rawKeys(raw, 'scenario');
-        const scenario = Object.fromEntries(Object.entries(args.scenario).filter(([k]) => given.has(k))) as Partial<Scenario>;
-        const started = runs.start(scenario, args.quick === undefined ? {} : { quick: args.quick });
+        const scenario = Object.fromEntries(Object.entries(args.scenario).filter(([k]) => given.has(k)));
+        const started = await runs.start(scenario, args.quick === undefined ? {} : { quick: args.quick });
         // The run reports its end through runState events; a rejection here is not a crash.
         started.done.catch(() => {});
         return { runId: started.runId };

@@ -7,7 +7,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { Lab } from '../lab/lab.js';
 import type { CommandResult } from '../api/lab-api.js';
 import { checkDiscovered, discoverQemuBinaries } from '../qemu/binaries.js';

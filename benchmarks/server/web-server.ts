@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { EventMessage } from '../api/lab-api.js';
 import { distPath } from '../paths.js';
 import { dispatchText, errorResponse, MAX_MESSAGE_BYTES } from './dispatch.js';

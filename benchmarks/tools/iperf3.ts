@@ -2,7 +2,7 @@
 // iperf3 3.12 (Debian 12) has no --json-stream, so per-second samples come from the JSON's
 // `intervals` when the client ends.
 import type { ChildProcess } from 'node:child_process';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 
 export interface Iperf3Options {

@@ -2,7 +2,7 @@
 // type behind it, and which end the iperf3 client sits at. Short names the user may type expand
 // to their variants (stream -> stream-unix, stream-inet). The topology of each is in topology.ts,
 // what each needs of this machine in prerequisites.ts.
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { NetdevType } from '../qemu/netdev.js';
 
 export interface BackendInfo {

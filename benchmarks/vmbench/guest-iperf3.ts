@@ -2,7 +2,7 @@
 // a lab namespace) or in another guest. iperf3 3.12 prints its JSON when the test ends, so the
 // per-second samples come from its `intervals` then. A client run is bounded in time, and ends
 // early with the reason when a VM's QEMU exits under it.
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { parseIperf3Json } from '../tools/iperf3.js';
 import type { StartedVm } from './vms.js';

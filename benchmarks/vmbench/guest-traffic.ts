@@ -5,7 +5,7 @@
 // UDP payload = pkt_size - 14 - 20 - 8, at least its 16-byte header): the same meaning as
 // xdplab's frameBytes (testpmd's --txpkts), so pkt_size = frameBytes. Checked on this machine:
 // the peer's rx_bytes / rx_packets is exactly frameBytes.
-import { invalidOption, LabError } from '../../native/errors.js';
+import { invalidOption, LabError } from '../contracts/errors.js';
 import type { Vm } from '../qemu/vm.js';
 
 export interface GuestNicCounters {

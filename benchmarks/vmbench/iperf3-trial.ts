@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { expandBackends, type VmBackendName } from './backends.js';
 import type { VmFault } from './options.js';
 import { runClient, startGuestServer, waitGuestListening, type ClientRun } from './guest-iperf3.js';
@@ -100,5 +100,3 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
     await stopVms(vms);
   }
 }
-
-export const runVmIperf3Trial: VmTrialRunner = (ctx) => runIperf3Trial(ctx);

@@ -17,7 +17,7 @@
 // and MLD frames would otherwise be counted with the test's frames.
 import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
-import { macOf, type Endpoint } from '../runs/topology.js';
+import { macOf, type Endpoint } from '../lab/topology.js';
 
 import type { PacketBackend } from './backends.js';
 

@@ -19,13 +19,13 @@
 //     from the tap toward the guest), read on the host; rxonly: xdplab's cumulative rx.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { invalidOption, LabError } from '../../native/errors.js';
+import { invalidOption, LabError } from '../contracts/errors.js';
 import { DEFAULT_FRAME } from '../engines/frames.js';
 import { Lab } from '../lab/lab.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import { shellQuote, startVm, type Vm } from '../qemu/vm.js';
-import type { Sample } from '../report/schema.js';
-import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../runs/worker-client.js';
+import type { Sample } from '../contracts/report.js';
+import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
 import { configurePktgen, pktgenWrites, readGuestNic, runPktgen, stopPktgen, type GuestNicCounters, type PktgenConfig } from './guest-traffic.js';
 import { delta, readLinks, type LinkSnapshot } from './link-stats.js';
 import { isPacketBackend, PACKET_BACKENDS } from './backends.js';
@@ -96,7 +96,8 @@ async function workerReady(w: RunningWorker): Promise<{ mode: string; zeroCopy: 
     return await w.ready;
   } catch {
     const r = await w.done;
-    throw new LabError({ code: r.error?.code ?? 'EWORKER', message: `xdplab's worker on the peer: ${r.error?.message ?? 'failed to start'}`, ...(r.error?.hint ? { hint: r.error.hint } : {}) });
+    const e = r.ok ? { code: 'EWORKER', message: 'stopped before it was ready' } : r.error;
+    throw new LabError({ ...e, message: `xdplab's worker on the peer: ${e.message}` });
   }
 }
 

@@ -1,6 +1,6 @@
 // The rows of a `xdplab vm bench` run: backends x tests, in that order, each either runnable or
 // unavailable with its reason, decided before anything starts.
-import type { LabError } from '../../native/errors.js';
+import type { LabError } from '../contracts/errors.js';
 import type { QemuCapabilities } from '../qemu/capabilities.js';
 import { PACKET_BACKENDS, backendInfo, expandBackends, isPacketBackend, type VmBackendName } from './backends.js';
 import { backendProblem, type HostFacts } from './prerequisites.js';

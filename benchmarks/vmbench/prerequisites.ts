@@ -2,7 +2,7 @@
 // a missing piece is a LabError with code ENOTOOL saying what is missing and what to install,
 // which the matrix turns into an `unavailable` row.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import { which } from '../doctor/exec.js';
 import { qemuCapabilities, type QemuCapabilities } from '../qemu/capabilities.js';
 import { formatNetdevArg } from '../qemu/netdev.js';

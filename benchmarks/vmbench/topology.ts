@@ -5,7 +5,7 @@
 // the lab namespace that holds the tap) or in a second VM for backends that join two VMs.
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import type { NicConfig } from '../qemu/vm.js';

@@ -1,6 +1,6 @@
 // A failed trial keeps the command lines it ran (the QEMU ones above all), so that a failed row
 // in the report still says exactly what was tried. Code, message and hint are the cause's.
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 
 export class VmTrialError extends LabError {
   constructor(cause: unknown, readonly commandLines: string[]) {

@@ -1,7 +1,7 @@
 // The contract between `xdplab vm bench` and the tests it runs: one trial of one backend x
 // test row, with the VM(s) and lab resources it needs started and stopped inside the trial.
 import type { Lab } from '../lab/lab.js';
-import type { Sample } from '../report/schema.js';
+import type { Sample } from '../contracts/report.js';
 
 /** iperf3: TCP host <-> guest (and guest <-> guest where the backend joins two VMs).
  *  txonly: xdplab's txonly on the peer sends to the guest, the guest counts what it receives.

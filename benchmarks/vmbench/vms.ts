@@ -3,7 +3,7 @@
 // socket connect= fails at start when nobody listens, and a stream client would too. Each VM gets
 // a QMP client (for set_link, query-rx-filter, quit).
 import { existsSync, readFileSync } from 'node:fs';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { shellQuote, startVm, type Vm } from '../qemu/vm.js';

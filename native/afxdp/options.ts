@@ -1,9 +1,8 @@
 // NetdevAFXDPOptions exactly as QEMU's qapi/net.json declares it (member names included), with
 // QEMU's rules, plus xdplab's datapath tuning kept apart so the QEMU part stays a pure mirror.
 import { z } from 'zod';
-import { LabError, invalidOption, valueText } from '../errors.js';
-
-export const AFXDP_MODES = ['native', 'skb'] as const;
+import { AFXDP_MODES, type AfXdpMode } from '../../benchmarks/contracts/datapath.js';
+import { LabError, invalidOption, schemaError } from '../../benchmarks/contracts/errors.js';
 
 const INT_MAX = 2 ** 31 - 1;
 
@@ -34,51 +33,12 @@ export type AfXdpTuning = z.infer<typeof AfXdpTuningSchema>;
 
 export interface ResolvedAfXdpOptions {
   ifname: string;
-  mode: 'native' | 'skb' | undefined;
+  mode: AfXdpMode | undefined;
   forceCopy: boolean;
   queues: number;
   startQueue: number;
   inhibit: boolean;
   sockFds: number[] | undefined;
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let v: unknown = input;
-  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v;
-}
-
-/** Turns the first schema issue into a LabError naming the field and what it allows. */
-export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldName: (path: PropertyKey[]) => string = (p) => p.join('.')): LabError {
-  const issue = issues[0]!;
-  const field = issue.path.length ? fieldName(issue.path) : '(options)';
-  const at = valueAt(input, issue.path);
-  const got = at === undefined ? 'nothing' : valueText(at);
-  let message: string;
-  switch (issue.code) {
-    case 'invalid_value':
-      message = `expected one of ${issue.values.map((v) => String(v)).join(', ')}, got ${got}`;
-      break;
-    case 'invalid_type':
-      message = valueAt(input, issue.path) === undefined
-        ? `required (${issue.expected})`
-        : `expected ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}, got ${got}`;
-      break;
-    case 'invalid_union':
-      message = `expected one of the allowed values, got ${got}`;
-      break;
-    case 'too_small':
-      message = issue.origin === 'array' ? `must list at least ${issue.minimum}` : issue.origin === 'string' ? issue.message : `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}, got ${got}`;
-      break;
-    case 'too_big':
-      message = issue.origin === 'string' ? issue.message : `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}, got ${got}`;
-      break;
-    case 'unrecognized_keys':
-      return invalidOption(issue.keys.map((k) => fieldName([...issue.path, k])).join(', '), 'unknown member');
-    default:
-      message = `${issue.message.replace(/^Invalid input: /, '')}, got ${got}`;
-  }
-  return invalidOption(field, message);
 }
 
 /** Validates options with QEMU's rules (same checks, same meaning). */

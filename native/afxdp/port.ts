@@ -5,7 +5,7 @@
 //  - queues N from start-queue M: one socket (and UMEM) per queue.
 //  - inhibit + sock-fds: sockets and the XSK program come from another process; nothing is
 //    loaded or detached here.
-import { LabError, invalidOption } from '../errors.js';
+import { LabError, invalidOption } from '../../benchmarks/contracts/errors.js';
 import { getChannels, rxQueueCount } from '../sys/ethtool.js';
 import { ifNameToIndex } from '../sys/libc.js';
 import { NetnsHandle } from '../sys/netns.js';

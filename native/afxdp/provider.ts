@@ -3,7 +3,7 @@
 // without capabilities (over SCM_RIGHTS or by inheritance), which opens AfXdpPort with
 // inhibit=on and sock-fds and loads nothing. The provider keeps the program attached until it
 // is closed, and detaches only the program it attached.
-import { invalidOption } from '../errors.js';
+import { invalidOption } from '../../benchmarks/contracts/errors.js';
 import { libc, check } from '../sys/libc.js';
 import { NetnsHandle } from '../sys/netns.js';
 import { XskProgram, type XdpMode } from '../xdp/xsk-program.js';

@@ -1,6 +1,6 @@
 // UMEM: the packet memory shared with the kernel, and the pool of its free frames.
 import koffi from 'koffi';
-import { invalidOption } from '../errors.js';
+import { invalidOption } from '../../benchmarks/contracts/errors.js';
 import { mapMemory, unmapMemory, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Pointer } from '../sys/libc.js';
 
 /** A batch of frames passed between the datapath and an engine: preallocated, reused. */

@@ -8,7 +8,8 @@
 // Sockets are set up with raw syscalls (not libxdp's xsk_socket__create) so that one code path
 // serves both sockets we create and sockets another process created and passed in: libxdp 1.3
 // cannot build a UMEM on a given fd (xsk_umem__create_with_fd arrived in 1.4).
-import { SystemError, invalidOption } from '../errors.js';
+import { SystemError } from '../errors.js';
+import { invalidOption } from '../../benchmarks/contracts/errors.js';
 import { libc, check, errno } from '../sys/libc.js';
 import * as C from './constants.js';
 import { ConsumerRing, ProducerRing, RingMemory, type RingOffsets } from './ring.js';

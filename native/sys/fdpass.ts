@@ -2,7 +2,8 @@
 // module cannot do. Used for sock-fds: a process with the capabilities creates AF_XDP sockets
 // and hands them to one without (QEMU's inhibit=on model).
 import koffi from 'koffi';
-import { LabError, SystemError } from '../errors.js';
+import { SystemError } from '../errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { libc, errno } from './libc.js';
 import { POLLIN } from '../afxdp/constants.js';
 

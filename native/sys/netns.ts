@@ -4,7 +4,7 @@
 // let other work run on this thread inside the wrong namespace.
 import { openSync, closeSync, fstatSync, statSync } from 'node:fs';
 import { libc, check } from './libc.js';
-import { LabError } from '../errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 
 const CLONE_NEWNET = 0x40000000;
 

@@ -5,7 +5,8 @@
 // Attached with bpf_xdp_attach in native (XDP_FLAGS_DRV_MODE) or skb (XDP_FLAGS_SKB_MODE) mode
 // with XDP_FLAGS_UPDATE_IF_NOEXIST, and detached at teardown only if it is still the program
 // attached (queried in the namespace it was attached in).
-import { LabError, SystemError } from '../errors.js';
+import { SystemError } from '../errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
 import { ifNameToIndex, libc } from '../sys/libc.js';
 import { NetnsHandle } from '../sys/netns.js';

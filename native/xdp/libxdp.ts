@@ -97,3 +97,22 @@ export function programName(id: number): string {
     libc().close(fd);
   }
 }
+
+/**
+ * Whether libxdp and libbpf load here, and whether libxdp has xsk_umem__create_with_fd (added
+ * in 1.4; QEMU's af-xdp netdev needs it, xdplab's own datapath does not). For doctor.
+ */
+export function probeLibxdp(): { ok: true; hasCreateWithFd: boolean } | { ok: false; error: string } {
+  try {
+    const lib = koffi.load('libxdp.so.1');
+    koffi.load('libbpf.so.1');
+    try {
+      lib.func('int xsk_umem__create_with_fd(void *umem, int fd, void *area, uint64_t size, void *fill, void *comp, void *config)');
+      return { ok: true, hasCreateWithFd: true };
+    } catch {
+      return { ok: true, hasCreateWithFd: false };
+    }
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -3,13 +3,16 @@
 // XSKMAP indexed by queue id. This module attaches it in the mode asked for, fills the map, and
 // detaches exactly the program it attached, never one that was there before it.
 import { readdirSync, readFileSync } from 'node:fs';
-import { LabError, SystemError } from '../errors.js';
+import { SystemError } from '../errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../afxdp/constants.js';
 import { libxdp, programName, queryXdp, takeLibxdpLog } from './libxdp.js';
 import { NetnsHandle } from '../sys/netns.js';
 import { closeFd } from '../sys/libc.js';
+import type { AfXdpMode } from '../../benchmarks/contracts/datapath.js';
 
-export type XdpMode = 'native' | 'skb';
+/** The attach mode: the one declaration lives in the contracts. */
+export type XdpMode = AfXdpMode;
 
 const OBJECT_FILE = 'xsk_def_xdp_prog_5.3.o';
 

@@ -145,7 +145,7 @@ function canvasInk(page: Page, selector: string): Promise<number[]> {
     // A run starts (from the CLI, another window): the page hears runState and asks listRuns,
     // whose answer the server holds until the user has picked A.
     const held = holdListRuns(service);
-    const next = runs.start({});
+    const next = await runs.start({});
     await expect.poll(() => held.waiting(), { timeout: 10_000 }).toBeGreaterThan(0);
     await page.locator('select[name="a"]').selectOption(newest!);
     held.release();

@@ -2,25 +2,26 @@
 // (sampleReport) as runProgress and sample events, then writes the report with ReportWriter
 // and says complete. Runs started later are faster by `speedup` (for compare tests).
 import { EventEmitter } from 'node:events';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { ReportWriter } from '../../benchmarks/report/writer.js';
-import type { Report } from '../../benchmarks/report/schema.js';
-import type { RunEvents, RunManagerApi, RunSummary } from '../../benchmarks/runs/run-manager-api.js';
-import type { Scenario } from '../../benchmarks/runs/scenario.js';
+import type { Report } from '../../benchmarks/contracts/report.js';
+import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from '../../benchmarks/runs/run-manager-api.js';
+import type { Scenario } from '../../benchmarks/contracts/scenario.js';
 import { sampleReport } from './sample-report.js';
 
 interface FakeRun { id: string; writer?: ReportWriter; report: Report; timer?: NodeJS.Timeout; status: string; done: Promise<Report>; finish: (r: Report) => void; scenario: Partial<Scenario>; quick?: boolean }
 
 export class FakeRunManager implements RunManagerApi {
   readonly runs = new Map<string, FakeRun>();
-  readonly started: { scenario: Partial<Scenario>; quick?: boolean }[] = [];
+  readonly started: { scenario: Record<string, unknown>; quick?: boolean }[] = [];
   private readonly emitter = new EventEmitter();
   private seq = 0;
 
   constructor(private readonly dir: string, private readonly opts: { intervalMs?: number; speedup?: number } = {}) {}
 
-  start(scenario: Partial<Scenario>, options: { quick?: boolean; command?: string[] } = {}): { runId: string; dir: string; done: Promise<Report> } {
-    if (scenario.trials !== undefined && scenario.trials > 50) throw new LabError({ code: 'EINVALIDOPTION', field: '--trials', message: '--trials: at most 50 here' });
+  async start(input: Record<string, unknown>, options: { quick?: boolean; command?: string[] } = {}): Promise<StartedRun> {
+    const scenario = input;
+    if (typeof scenario.trials === 'number' && scenario.trials > 50) throw new LabError({ code: 'EINVALIDOPTION', field: '--trials', message: '--trials: at most 50 here' });
     this.started.push({ scenario, ...(options.quick !== undefined ? { quick: options.quick } : {}) });
     const n = this.seq++;
     const id = `fake${n}-${Date.now().toString(36)}`;
@@ -45,7 +46,7 @@ export class FakeRunManager implements RunManagerApi {
       this.emit('runProgress', { runId: id, row: s.row, rowIndex, rows: rows.length, trial: s.trial, trials: 3, phase: 'measure', fraction: Math.min(1, (s.tMs + 1000) / 4000) });
       this.emit('sample', { runId: id, sample: s });
     }, this.opts.intervalMs ?? 50);
-    return { runId: id, dir: run.writer.dir, done };
+    return { runId: id, dir: run.writer.dir, done, recovered: [] };
   }
 
   private end(run: FakeRun, how: 'complete' | 'stopped'): void {

@@ -4,7 +4,7 @@
 // are synchronous, so a real hang shows as the test's timeout, and a near-hang (a regular
 // expression backtracking on a long input) as this bound. It is a bound, not a speed claim:
 // every call here takes well under a millisecond.
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 
 export const BOUND_MS = 2000;
 

@@ -1,7 +1,7 @@
 // A small but complete report, built the way the runner builds one, for report tests.
 import { collectEnvironment } from '../../benchmarks/report/environment.js';
-import { REPORT_SCHEMA_VERSION, type Report, type Row, type Sample } from '../../benchmarks/report/schema.js';
-import { summarize } from '../../benchmarks/runs/statistics.js';
+import { REPORT_SCHEMA_VERSION, type Report, type Row, type Sample } from '../../benchmarks/contracts/report.js';
+import { summarize } from '../../benchmarks/report/statistics.js';
 
 export function sampleReport(id: string, rate: (row: number, trial: number, k: number) => number): Report {
   const rows: Row[] = [];

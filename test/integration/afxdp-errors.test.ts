@@ -2,7 +2,8 @@
 // (or the missing privilege) and what to do, and nothing left attached.
 import { openSync, closeSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { AfXdpPort, LabError, queryXdp, withNetns } from '../../native/index.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
+import { AfXdpPort, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
 import { suite } from '../helpers/requirements.js';
 import { nodeInNetns, UNPRIVILEGED } from '../helpers/processes.js';

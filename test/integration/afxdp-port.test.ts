@@ -1,7 +1,8 @@
 // Real AF_XDP sockets on a veth pair in namespaces this file creates: every mode QEMU's af-xdp
 // backend offers, checked frame by frame.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { AfXdpPort, LabError, XskProgram, queryXdp, withNetns } from '../../native/index.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
+import { AfXdpPort, XskProgram, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
 import { suite } from '../helpers/requirements.js';
 import { deliver } from '../helpers/traffic.js';

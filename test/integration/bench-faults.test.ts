@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withNetns } from '../../native/sys/netns.js';
 import { XdpDropProgram } from '../../native/xdp/drop-program.js';
-import type { Report } from '../../benchmarks/report/schema.js';
+import type { Report } from '../../benchmarks/contracts/report.js';
 import { RunManager } from '../../benchmarks/runs/run-manager.js';
 import { suite } from '../helpers/requirements.js';
 
@@ -29,7 +29,7 @@ suite('faults during xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 
   it('the peer namespace removed mid-trial: that row fails naming it, the lab is rebuilt, the next rows run', async () => {
     const logs: string[] = [];
     const offLog = runs.on('log', (l) => logs.push(l.message));
-    const h = runs.start({ tests: ['txonly', 'rxonly'], modes: ['skb'], durationMs: 1500, warmupMs: 200, trials: 1 });
+    const h = await runs.start({ tests: ['txonly', 'rxonly'], modes: ['skb'], durationMs: 1500, warmupMs: 200, trials: 1 });
     let removed = '';
     const off = runs.on('runProgress', (p) => {
       if (removed || p.rowIndex !== 0 || p.phase !== 'measure') return;
@@ -49,7 +49,7 @@ suite('faults during xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 
 
   it('the iperf3 server killed mid-test: that row fails saying so, the next rows run', async () => {
     const before = new Set(namespaces());
-    const h = runs.start({ tests: ['iperf3'], modes: ['skb'], durationMs: 3000, trials: 1 });
+    const h = await runs.start({ tests: ['iperf3'], modes: ['skb'], durationMs: 3000, trials: 1 });
     let killed = 0;
     const off = runs.on('runProgress', (p) => {
       if (killed || p.row !== 'iperf3-kernel-bridge' || p.phase !== 'measure') return;
@@ -75,7 +75,7 @@ suite('faults during xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 
 
   it('dpdk-testpmd cannot start (its interface has an XDP program already): that row fails with its output, the next rows run', async (ctx) => {
     if (spawnSync('which', ['dpdk-testpmd']).status !== 0) ctx.skip('dpdk-testpmd is not installed (npm run setup installs it)');
-    const h = runs.start({ tests: ['txonly'], modes: ['native', 'skb'], reference: ['testpmd'], durationMs: 1000, warmupMs: 200, trials: 1 });
+    const h = await runs.start({ tests: ['txonly'], modes: ['native', 'skb'], reference: ['testpmd'], durationMs: 1000, warmupMs: 200, trials: 1 });
     let blocker: XdpDropProgram | undefined;
     const off = runs.on('runProgress', (p) => {
       // 'setup' is emitted right before the trial starts its tools: the fault is in place first.
@@ -100,7 +100,7 @@ suite('faults during xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 
   }, 180_000);
 
   it('iperf3 through xdplab with parallel streams, reversed: every stream crosses the forwarder', async () => {
-    const h = runs.start({ tests: ['iperf3'], modes: ['skb'], parallel: 2, reverse: true, durationMs: 2000, trials: 1 });
+    const h = await runs.start({ tests: ['iperf3'], modes: ['skb'], parallel: 2, reverse: true, durationMs: 2000, trials: 1 });
     const report = await h.done;
     const row = report.rows.find((r) => r.id === 'iperf3-skb')!;
     expect(row.status, row.reason).toBe('ok');

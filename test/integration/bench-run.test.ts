@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { RunManager } from '../../benchmarks/runs/run-manager.js';
 import { suite } from '../helpers/requirements.js';
 import { createVethLab } from '../helpers/veth-lab.js';
@@ -24,7 +24,7 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
   it('txonly and rxonly with the testpmd reference and the XDP-drop ceiling: a valid, complete report', async () => {
     const samples: number[] = [];
     const off = runs.on('sample', () => samples.push(1));
-    const h = runs.start({ tests: ['txonly', 'rxonly'], modes: ['native'], durationMs: 1000, warmupMs: 300, trials: 2, reference: ['testpmd'] });
+    const h = await runs.start({ tests: ['txonly', 'rxonly'], modes: ['native'], durationMs: 1000, warmupMs: 300, trials: 2, reference: ['testpmd'] });
     const report = await h.done;
     off();
     expect(report.status).toBe('complete');
@@ -62,21 +62,21 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
     expect(runs.list()[0]!.runId).toBe(report.id);
   });
 
-  it('bad input is refused before anything is created, naming the flag and what it allows', () => {
+  it('bad input is refused before anything is created, naming the flag and what it allows', async () => {
     const before = namespaces();
-    const err = (s: Record<string, unknown>): LabError => {
-      try { runs.start(s as never); } catch (e) { return e as LabError; }
+    const err = async (s: Record<string, unknown>): Promise<LabError> => {
+      try { await runs.start(s); } catch (e) { return e as LabError; }
       throw new Error('expected an error');
     };
-    expect(err({ tests: ['txonly', 'fastest'] }).message).toMatch(/--engines: expected one of txonly, rxonly, io, macswap, iperf3/);
-    expect(err({ modes: ['drv'] }).message).toMatch(/--modes: expected one of native, skb/);
-    expect(err({ frameBytes: [4000] }).message).toMatch(/--frame-bytes: must be at most 3840/);
-    expect(err({ durationMs: 0 }).field).toBe('--duration');
-    expect(err({ ifname: 'xl-nope0', peer: 'xl-nope1' }).message).toMatch(/--ifname: no interface 'xl-nope0'/);
+    expect((await err({ tests: ['txonly', 'fastest'] })).message).toMatch(/--engines: expected one of txonly, rxonly, io, macswap, iperf3/);
+    expect((await err({ modes: ['drv'] })).message).toMatch(/--modes: expected one of native, skb/);
+    expect((await err({ frameBytes: [4000] })).message).toMatch(/--frame-bytes: must be at most 3840/);
+    expect((await err({ durationMs: 0 })).field).toBe('--duration');
+    expect((await err({ ifname: 'xl-nope0', peer: 'xl-nope1' })).message).toMatch(/--ifname: no interface 'xl-nope0'/);
     const v = createVethLab();
     try {
       // The peer exists, but in another namespace than the one given.
-      const e = err({ ifname: v.ifA, netns: v.nsA, peer: v.ifB });
+      const e = await err({ ifname: v.ifA, netns: v.nsA, peer: v.ifB });
       expect(e.field).toBe('--peer');
       expect(e.hint).toMatch(/--peer-netns/);
     } finally {
@@ -89,7 +89,7 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
   it('a run whose link disappears halfway keeps what it measured and reports what failed', async () => {
     const v = createVethLab();
     try {
-      const h = runs.start({ tests: ['txonly', 'rxonly'], modes: ['native'], durationMs: 800, warmupMs: 200, trials: 1, ifname: v.ifB, netns: v.nsB, peer: v.ifA, peerNetns: v.nsA });
+      const h = await runs.start({ tests: ['txonly', 'rxonly'], modes: ['native'], durationMs: 800, warmupMs: 200, trials: 1, ifname: v.ifB, netns: v.nsB, peer: v.ifA, peerNetns: v.nsA });
       let cut = false;
       const off = runs.on('runProgress', (p) => {
         if (!cut && p.rowIndex === 1) { cut = true; v.lab.ip(v.nsB, ['link', 'del', v.ifB]); }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AfXdpPort, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
 import { XdpDropProgram } from '../../native/xdp/drop-program.js';
-import { createEngine } from '../../benchmarks/engines/engine.js';
+import { createEngine } from '../../benchmarks/engines/registry.js';
 import { DEFAULT_FRAME, buildUdpFrame, checkUdpFrame, type UdpFrameSpec } from '../../benchmarks/engines/frames.js';
 import type { TxOnlyEngine } from '../../benchmarks/engines/txonly.js';
 import { suite } from '../helpers/requirements.js';
@@ -154,11 +154,11 @@ suite('benchmark engines on a veth pair', { root: true, tools: ['ip', 'ethtool',
     const drop = withNetns(v.nsB, () => XdpDropProgram.attachTo(v.ifB, 'native'));
     try {
       const before = xdpDrops(v, v.nsB, v.ifB);
-      const r = await runWorker(['--netns', v.nsA, '--ifname', v.ifA, '--engine', 'txonly', '--mode', 'native', '--seconds', '1', '--warmup-ms', '200', '--batch', '64', '--frame-bytes', '64']);
+      const r = await runWorker([JSON.stringify({ netns: v.nsA, ifname: v.ifA, engine: 'txonly', mode: 'native', seconds: 1, warmupMs: 200, burst: 64, frameBytes: 64 })]);
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split('\n');
       expect(lines).toHaveLength(1);
-      const res = JSON.parse(lines[0]!) as { ok: boolean; mode: string; zeroCopy: boolean; packets: number; tx: number; seconds: number; mpps: number; stats: { txPackets: number } };
+      const res = JSON.parse(lines[0]!) as { ok: boolean; mode: string; zeroCopy: boolean; packets: number; tx: number; seconds: number; stats: { txPackets: number } };
       expect(res).toMatchObject({ ok: true, mode: 'native', zeroCopy: false });
       expect(res.packets).toBe(res.tx);
       expect(res.packets).toBeGreaterThan(0);
@@ -174,7 +174,7 @@ suite('benchmark engines on a veth pair', { root: true, tools: ['ip', 'ethtool',
   });
 
   it.skipIf(!haveWorker)('worker: SIGINT during the run closes the port and still prints the result', async () => {
-    const r = await runWorker(['--netns', v.nsA, '--ifname', v.ifA, '--engine', 'rxonly', '--mode', 'skb', '--seconds', '60', '--warmup-ms', '0'],
+    const r = await runWorker([JSON.stringify({ netns: v.nsA, ifname: v.ifA, engine: 'rxonly', mode: 'skb', seconds: 60, warmupMs: 0 })],
       (e, kill) => { if (e.event === 'window' && e.edge === 'start') kill('SIGINT'); });
     expect(r.code).toBe(130);
     const res = JSON.parse(r.stdout.trim()) as { ok: boolean; interrupted: boolean; mode: string };
@@ -183,7 +183,7 @@ suite('benchmark engines on a veth pair', { root: true, tools: ['ip', 'ethtool',
   });
 
   it.skipIf(!haveWorker)('worker: a bad interface gives one JSON error line and exit 1', async () => {
-    const r = await runWorker(['--netns', v.nsA, '--ifname', 'xl-nope0', '--engine', 'rxonly', '--seconds', '1']);
+    const r = await runWorker([JSON.stringify({ netns: v.nsA, ifname: 'xl-nope0', engine: 'rxonly', seconds: 1 })]);
     expect(r.code).toBe(1);
     const res = JSON.parse(r.stdout.trim()) as { ok: boolean; error: { code: string; message: string } };
     expect(res.ok).toBe(false);

@@ -9,10 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as imageCommand, USAGE } from '../../benchmarks/cli/commands/image.js';
-import {
-  BOOT_MODULES, bzImagePayload, cacheRoot, elfHasPvhEntry, ensureGuestImage, hashInputs, moduleName, parseKernelMetaPackage,
-  parseLdd, parseModulesDep, resolveModules, type GuestImage, type GuestImageInputs,
-} from '../../benchmarks/qemu/guest-image.js';
+import { BOOT_MODULES, bzImagePayload, cacheRoot, elfHasPvhEntry, ensureGuestImage, hashInputs, moduleName, parseKernelMetaPackage, parseLdd, parseModulesDep, resolveModules, type GuestImage, type GuestImageInputs } from '../../benchmarks/qemu/guest-image.js';
 import { cpioNewc } from '../../benchmarks/qemu/guest/cpio.js';
 import { suite } from '../helpers/requirements.js';
 

@@ -8,17 +8,12 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, utimesSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
-import {
-  NETDEV_TYPES, formatNetdevArg, fromQmpArguments, toQmpArguments, validateNetdev, type Netdev, type NetdevType,
-} from '../../benchmarks/qemu/netdev.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
+import { NETDEV_TYPES, formatNetdevArg, fromQmpArguments, toQmpArguments, validateNetdev, type Netdev, type NetdevType } from '../../benchmarks/qemu/netdev.js';
 import { qemuCapabilities, type QemuCapabilities } from '../../benchmarks/qemu/capabilities.js';
 import { QmpError, waitForStreamSetup, type QmpClient } from '../../benchmarks/qemu/qmp.js';
 import { suite } from '../helpers/requirements.js';
-import {
-  QEMU_BIN, addBridge, childProcesses, cleanupQemuResources, freeUdpPort, hasExecutable, hex6, linkExists, linkMaster,
-  startControlQemu, startFakeVhostUser, startVdeSwitch, tempDir, trackLink, writeBridgeHelper, type ControlQemu,
-} from '../helpers/qemu.js';
+import { QEMU_BIN, addBridge, childProcesses, cleanupQemuResources, freeUdpPort, hasExecutable, hex6, linkExists, linkMaster, startControlQemu, startFakeVhostUser, startVdeSwitch, tempDir, trackLink, writeBridgeHelper, type ControlQemu } from '../helpers/qemu.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasTun = existsSync('/dev/net/tun');

@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { QmpClient, QmpError, type QmpEvent } from '../../benchmarks/qemu/qmp.js';
 import { run as qmpCli } from '../../benchmarks/cli/commands/qmp.js';
 import { suite } from '../helpers/requirements.js';

@@ -12,9 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../benchmarks/lab/lab.js';
 import { labStateDir } from '../../benchmarks/lab/state.js';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
-import { ReportSchema, type Report, type Row } from '../../benchmarks/report/schema.js';
+import { ReportSchema, type Report, type Row } from '../../benchmarks/contracts/report.js';
 import { VM_BACKEND_NAMES, type VmBackendName } from '../../benchmarks/vmbench/backends.js';
-import { startVmBench } from '../../benchmarks/vmbench/matrix.js';
+import { RunManager } from '../../benchmarks/runs/run-manager.js';
 import { backendProblem, capabilitiesFor, hostFacts } from '../../benchmarks/vmbench/prerequisites.js';
 import { buildTopology } from '../../benchmarks/vmbench/topology.js';
 import { startTopologyVms, stopVms, type StartedVm } from '../../benchmarks/vmbench/vms.js';
@@ -219,11 +219,11 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
   describe('faults during a run', () => {
     it('the link set down mid-run and QEMU killed mid-run each fail their row with the reason; the matrix goes on', async () => {
       // tap first: its failure must not stop the user row from running.
-      const h = await startVmBench({
-        backends: ['tap', 'user'], tests: ['iperf3'], durationMs: 2000, trials: 1, nicModel: 'virtio-net-pci',
-        reportsDir: join(outDir, 'faults'), command: ['test'],
-        faults: [{ kind: 'kill-qemu', row: 'user/iperf3', afterMs: 1500 }, { kind: 'link-down', row: 'tap/iperf3', afterMs: 1500 }],
-      });
+      // VM rows run by the same RunManager as host rows (xdplab vm bench is a front end of it).
+      const h = await new RunManager(join(outDir, 'faults')).start({
+        tests: [], durationMs: 2000, warmupMs: 0, trials: 1,
+        vm: { backends: ['tap', 'user'], tests: ['iperf3'], nicModel: 'virtio-net-pci', faults: [{ kind: 'kill-qemu', row: 'user/iperf3', afterMs: 1500 }, { kind: 'link-down', row: 'tap/iperf3', afterMs: 1500 }] },
+      }, { command: ['test'] });
       const report = await h.done;
       expect(ReportSchema.safeParse(report).success).toBe(true);
       const byId = (id: string) => report.rows.find((r) => r.id === id)!;

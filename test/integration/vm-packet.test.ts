@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseWorkerArgs } from '../../benchmarks/engines/worker.js';
+import { parseWorkerSpec } from '../../benchmarks/engines/worker.js';
 import { Lab } from '../../benchmarks/lab/lab.js';
 import { qemuCapabilities } from '../../benchmarks/qemu/capabilities.js';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
 import { formatNetdevArg, validateNetdev } from '../../benchmarks/qemu/netdev.js';
-import type { Sample } from '../../benchmarks/report/schema.js';
+import type { Sample } from '../../benchmarks/contracts/report.js';
 import { parseGuestNic, parsePktgenResult, pktgenWrites } from '../../benchmarks/vmbench/guest-traffic.js';
 import { runVmPacketTrial, VmPacketRig } from '../../benchmarks/vmbench/packet.js';
 import { afXdpNetdev } from '../../benchmarks/vmbench/packet-topology.js';
 import type { VmTrialContext, VmTrialOutcome } from '../../benchmarks/vmbench/vm-trial.js';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { suite } from '../helpers/requirements.js';
 
 /** Lab ids of everything started here: VMs are named vmpkt-<id>, namespaces xl-<id>-*. */
@@ -52,10 +52,11 @@ describe('vm packet tests: pure parts', () => {
     expect(() => validateNetdev({ ...afXdpNetdev('n0', 'veth0'), mode: 'zero-copy' })).toThrow(LabError);
   });
 
-  it("xdplab's worker takes a fixed count for txonly (--max-packets)", () => {
-    expect(parseWorkerArgs(['--ifname', 'v', '--engine', 'txonly', '--max-packets', '256']).maxPackets).toBe(256);
-    expect(parseWorkerArgs(['--ifname', 'v', '--engine', 'txonly']).maxPackets).toBeUndefined();
-    expect(() => parseWorkerArgs(['--ifname', 'v', '--engine', 'txonly', '--max-packets', '0'])).toThrow(/--max-packets: expected an integer from 1/);
+  it("xdplab's worker takes a fixed count for txonly (maxPackets in its spec)", () => {
+    expect(parseWorkerSpec(JSON.stringify({ ifname: 'v', engine: 'txonly', maxPackets: 256 })).maxPackets).toBe(256);
+    expect(parseWorkerSpec(JSON.stringify({ ifname: 'v', engine: 'txonly' })).maxPackets).toBeUndefined();
+    expect(() => parseWorkerSpec(JSON.stringify({ ifname: 'v', engine: 'txonly', maxPackets: 0 }))).toThrow(/maxPackets: must be at least 1/);
+    expect(() => parseWorkerSpec('--ifname v')).toThrow(/one argument: a WorkerSpec as JSON/);
   });
 
   it('pktgen config: frame size without FCS, the peer as destination, bursts only for timed runs', () => {

@@ -12,7 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../benchmarks/lab/lab.js';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
 import { FAST_BOOT_ARGS, findQboot, kernelCommandLine, shellQuote, startVm, type Vm, type VmControl } from '../../benchmarks/qemu/vm.js';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { suite } from '../helpers/requirements.js';
 import { freeTcpPort } from '../../benchmarks/lab/ports.js';
 

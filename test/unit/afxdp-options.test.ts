@@ -1,6 +1,6 @@
 // NetdevAFXDPOptions validation: QEMU's rules, errors that name the field and what is allowed.
 import { describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { resolveAfXdpOptions, resolveTuning } from '../../native/afxdp/options.js';
 
 function errorOf(fn: () => unknown): LabError {

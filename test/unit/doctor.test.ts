@@ -1,10 +1,7 @@
 // The pure parts of `xdplab doctor`: parsers fed with captured samples, formatting, exit-code
 // logic, tool running limits, and CLI usage errors.
 import { describe, it, expect } from 'vitest';
-import {
-  bpffsMounted, compareVersions, hasCap, missingCapabilities, parseCapEff, parseNetdevHelp, parseQemuVersion, parseVersion,
-  type Check,
-} from '../../benchmarks/doctor/checks.js';
+import { bpffsMounted, compareVersions, hasCap, missingCapabilities, parseCapEff, parseNetdevHelp, parseQemuVersion, parseVersion, type Check } from '../../benchmarks/doctor/checks.js';
 import { formatHuman, formatJson, passed, runChecks, statusWord, type CheckResult } from '../../benchmarks/doctor/doctor.js';
 import { runTool } from '../../benchmarks/doctor/exec.js';
 import { main } from '../../benchmarks/cli/main.js';

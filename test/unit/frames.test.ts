@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_FRAME, MIN_FRAME_BYTES, buildUdpFrame, checkUdpFrame, internetChecksum, parseIpv4, parseMac,
-} from '../../benchmarks/engines/frames.js';
+import { DEFAULT_FRAME, MIN_FRAME_BYTES, buildUdpFrame, checkUdpFrame, internetChecksum, parseIpv4, parseMac } from '../../benchmarks/engines/frames.js';
 
 /** Independent recomputation: RFC 1071 over 16-bit words, written plainly. */
 function rfc1071(words: number[]): number {

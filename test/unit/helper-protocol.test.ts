@@ -5,7 +5,7 @@ import { parseConfig, interfaceAllowed, refusePeer } from '../../benchmarks/help
 import { parseRequest } from '../../benchmarks/helper/protocol.js';
 import { checkHelperCapabilities } from '../../benchmarks/helper/capabilities.js';
 import { parseBenchArgs } from '../../benchmarks/cli/commands/bench.js';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 
 const fails = (fn: () => unknown): LabError => {
   try { fn(); } catch (e) { return e as LabError; }

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import type { EventMessage } from '../../benchmarks/api/lab-api.js';
 import { dispatch, dispatchText } from '../../benchmarks/server/dispatch.js';
 import { LabService, parseIpLinks, xdpText } from '../../benchmarks/server/lab-service.js';
@@ -135,8 +135,8 @@ describe('dispatch and LabService', () => {
   });
 
   it('lists runs, opens, compares and exports reports', async () => {
-    const a = await runs.start({}).done;
-    const b = await runs.start({}).done;
+    const a = await (await runs.start({})).done;
+    const b = await (await runs.start({})).done;
     const list = await dispatch(service.handlers, req('listRuns', {}));
     expect(list.ok && (list.result as { runId: string }[]).map((x) => x.runId).slice(0, 2)).toEqual([b.id, a.id]);
     expect(list.ok && Object.keys((list.result as object[])[0]!)).toEqual(['runId', 'createdAt', 'status', 'command', 'rows']);

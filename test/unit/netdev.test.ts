@@ -5,16 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { NetdevAFXDPOptionsSchema } from '../../native/afxdp/options.js';
-import {
-  NETDEV_TYPES, describeNetdevSchema, formatNetdevArg, fromQmpArguments, jsonText, parseNetdevArg,
-  parseNetdevArgRaw, parseSize, toQmpArguments, validateNetdev, type Netdev,
-} from '../../benchmarks/qemu/netdev.js';
+import { NETDEV_TYPES, describeNetdevSchema, formatNetdevArg, fromQmpArguments, jsonText, parseNetdevArg, parseNetdevArgRaw, parseSize, toQmpArguments, validateNetdev, type Netdev } from '../../benchmarks/qemu/netdev.js';
 import { inetAton, inetPton6 } from '../../benchmarks/qemu/netdev/addr.js';
-import {
-  dataDirsFor, driverAvailability, lackReason, netdevUnionFromSchema, parseAccelHelp, type QemuFacts,
-} from '../../benchmarks/qemu/capabilities.js';
+import { dataDirsFor, driverAvailability, lackReason, netdevUnionFromSchema, parseAccelHelp, type QemuFacts } from '../../benchmarks/qemu/capabilities.js';
 import type { QmpSchemaEntry } from '../../benchmarks/qemu/qmp.js';
 import { run as netdevCli } from '../../benchmarks/cli/commands/netdev.js';
 

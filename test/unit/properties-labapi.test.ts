@@ -132,7 +132,7 @@ beforeAll(async () => {
     listInterfaces: async () => [{ name: 'lo', driver: 'loopback', up: true, xdp: 'none' }],
   });
   const done = new FakeRunManager(dir, { intervalMs: 1 });
-  const [a, b] = [await done.start({}).done, await done.start({}).done];
+  const [a, b] = [await (await done.start({})).done, await (await done.start({})).done];
   // The finished reports, known to the manager under test too.
   for (const r of [a, b]) runs.runs.set(r.id, { ...done.runs.get(r.id)!, status: 'complete' });
   valid = () => seeds(a.id, b.id);

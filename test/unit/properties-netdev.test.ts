@@ -5,11 +5,8 @@
 // unchanged. Counterexamples that found bugs are kept as plain examples at the end.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
-import {
-  DRIVERS, NETDEV_TYPES, checkNetdev, formatNetdevArg, fromQmpArguments, jsonText, parseNetdevArg,
-  toQmpArguments, validateNetdev, type Netdev, type NetdevType,
-} from '../../benchmarks/qemu/netdev.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
+import { DRIVERS, NETDEV_TYPES, checkNetdev, formatNetdevArg, fromQmpArguments, jsonText, parseNetdevArg, toQmpArguments, validateNetdev, type Netdev, type NetdevType } from '../../benchmarks/qemu/netdev.js';
 import { normalizeInteger, objectSpec, type FieldSpec } from '../../benchmarks/qemu/netdev/fields.js';
 import { RUNS, outcome, wellFormed } from '../helpers/outcome.js';
 

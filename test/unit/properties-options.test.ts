@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AfXdpTuningSchema, NetdevAFXDPOptionsSchema, resolveAfXdpOptions, resolveTuning } from '../../native/afxdp/options.js';
-import { ScenarioSchema, resolveScenario } from '../../benchmarks/runs/scenario.js';
+import { ScenarioSchema, resolveScenario } from '../../benchmarks/contracts/scenario.js';
 import { RUNS, outcome, wellFormed } from '../helpers/outcome.js';
 
 const scalar = fc.oneof(

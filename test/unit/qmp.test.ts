@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { LabError } from '../../native/errors.js';
+import { LabError } from '../../benchmarks/contracts/errors.js';
 import { QmpClient, QmpError, qmpExecute } from '../../benchmarks/qemu/qmp.js';
 import { run as qmpCli } from '../../benchmarks/cli/commands/qmp.js';
 

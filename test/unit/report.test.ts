@@ -7,7 +7,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { compareReports } from '../../benchmarks/report/compare.js';
 import { reportCsv } from '../../benchmarks/report/csv.js';
-import { reportJsonSchema } from '../../benchmarks/report/schema.js';
+import { reportJsonSchema } from '../../benchmarks/contracts/report.js';
 import { ReportWriter } from '../../benchmarks/report/writer.js';
 import { sampleReport } from '../helpers/sample-report.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { difference, median, summarize, tCritical95 } from '../../benchmarks/runs/statistics.js';
+import { difference, median, summarize, tCritical95 } from '../../benchmarks/report/statistics.js';
 
 describe('summarize', () => {
   it('computes median, mean, min, max, sample stdev and a t-based 95% CI', () => {

@@ -3,8 +3,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { UsageError, type Io } from '../io.js';
-import type { Report } from '../../report/schema.js';
-import type { Scenario } from '../../runs/scenario.js';
+import type { Report } from '../../contracts/report.js';
 
 export const BENCH_USAGE = `Usage: xdplab bench [options]
 
@@ -49,7 +48,7 @@ function num(name: string, v: string | undefined, scale = 1): number | undefined
   return Math.round(n * scale);
 }
 
-export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { scenario: Partial<Scenario>; quick: boolean; json: boolean; out?: string; helper?: string; help: boolean } {
+export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { scenario: Record<string, unknown>; quick: boolean; json: boolean; out?: string; helper?: string; help: boolean } {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -75,7 +74,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
   };
   for (const k of Object.keys(scenario)) if (scenario[k] === undefined) delete scenario[k];
   const helper = v.helper ?? (env.XDPLAB_HELPER || undefined);
-  return { scenario: scenario as Partial<Scenario>, quick: !!v.quick, json: !!v.json, ...(v.out ? { out: v.out } : {}), ...(helper ? { helper } : {}), help: !!v.help };
+  return { scenario, quick: !!v.quick, json: !!v.json, ...(v.out ? { out: v.out } : {}), ...(helper ? { helper } : {}), help: !!v.help };
 }
 
 function fmt(x: number | undefined, scale: number): string {
@@ -105,19 +104,19 @@ export async function run(args: string[], io: Io): Promise<number> {
 }
 
 /** Runs a scenario with a progress bar and prints the table (or JSON); exit 0 when complete. */
-export async function runScenario(scenario: Partial<Scenario>, o: { quick: boolean; json: boolean; out?: string; helper?: string; command: string[] }, io: Io): Promise<number> {
+export async function runScenario(scenario: Record<string, unknown>, o: { quick: boolean; json: boolean; out?: string; helper?: string; command: string[]; table?: (r: Report) => string }, io: Io): Promise<number> {
   const { RunManager } = await import('../../runs/run-manager.js');
-  const { cleanupLine } = await import('../../runs/recovery.js');
+  const { cleanupLine } = await import('../../lab/recovery.js');
   const runs = new RunManager(o.out);
-  const handle = runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) });
+  const handle = await runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) });
   for (const line of handle.recovered) io.err(`xdplab: a run that died left: ${cleanupLine(line)}
 `);
   io.err(`xdplab: run ${handle.runId}, writing ${handle.dir}\n`);
   const bar = o.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {phase}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-  bar?.start(100, 0, { row: '', trial: 0, phase: '' });
+  bar?.start(100, 0, { row: '', trial: '', phase: '' });
   let lastRow = '';
   const off = runs.on('runProgress', (p) => {
-    if (bar) bar.update(Math.round(p.fraction * 100), { row: p.row, trial: `${p.trial + 1}/${p.trials}`, phase: p.phase });
+    if (bar) bar.update(Math.round(p.fraction * 100), { row: p.row, trial: `${p.trial + 1}/${p.trials}`, phase: p.message ?? p.phase });
     else if (p.row !== lastRow && !o.json) { io.err(`  ${p.rowIndex + 1}/${p.rows} ${p.row}\n`); lastRow = p.row; }
   });
   const offLog = runs.on('log', (l) => { if (!bar) io.err(`  ${l.level}: ${l.message}\n`); });
@@ -128,6 +127,6 @@ export async function runScenario(scenario: Partial<Scenario>, o: { quick: boole
   off(); offLog();
   bar?.stop();
   if (o.json) io.out(JSON.stringify(report, null, 1) + '\n');
-  else io.out(reportTable(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
+  else io.out((o.table ?? reportTable)(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
   return report.status === 'complete' ? 0 : 1;
 }

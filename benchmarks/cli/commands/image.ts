@@ -2,7 +2,7 @@
 // shows the cached one for the current inputs. Progress goes to stderr, the result to stdout.
 // Exit codes: 0 ok, 1 failure, 2 bad usage.
 import { parseFlags, type Io } from '../io.js';
-import { describeError } from '../../../native/errors.js';
+import { describeError } from '../../contracts/errors.js';
 import type { GuestImage, KernelChoice } from '../../qemu/guest-image.js';
 
 export type CommandIo = Io;

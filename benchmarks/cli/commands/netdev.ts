@@ -1,7 +1,7 @@
 // `xdplab netdev check|schema|drivers`: validate a -netdev argument the way QEMU would and
 // print its netdev_add arguments; list the netdev schema; list what a QEMU binary offers.
 import { parseArgs } from 'node:util';
-import { LabError } from '../../../native/errors.js';
+import { LabError } from '../../contracts/errors.js';
 import { formatNetdevArg, toQmpArguments } from '../../qemu/netdev.js';
 import { parseNetdevArg } from '../../qemu/netdev/cmdline.js';
 import { describeDriver, describeNetdevSchema } from '../../qemu/netdev/describe.js';

@@ -3,7 +3,7 @@
 // error (its class and desc on stderr) or the socket cannot be used; 2 for bad usage or
 // arguments that are not a JSON object.
 import { parseArgs } from 'node:util';
-import { LabError } from '../../../native/errors.js';
+import { LabError } from '../../contracts/errors.js';
 import { jsonText } from '../../qemu/netdev/validate.js';
 import { QmpClient, QmpError } from '../../qemu/qmp.js';
 

@@ -3,11 +3,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LabError } from '../../../native/errors.js';
+import { LabError } from '../../contracts/errors.js';
 import { compareReports } from '../../report/compare.js';
-import { ReportSchema, type Report } from '../../report/schema.js';
+import { ReportSchema, type Report } from '../../contracts/report.js';
 import { defaultReportsDir } from '../../runs/run-manager.js';
-import type { Scenario } from '../../runs/scenario.js';
+import type { Scenario } from '../../contracts/scenario.js';
 import { UsageError, type Io } from '../io.js';
 
 export const REPORT_USAGE = `Usage: xdplab report compare A B [--json] [--out DIR]

@@ -1,13 +1,12 @@
 // `xdplab vm bench`: QEMU network backends x tests with VMs, a progress bar while it runs, a table
 // when it ends, and reports/<time>-<id>/ in the bench report's schema.
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
-import { LabError } from '../../../native/errors.js';
+import { LabError } from '../../contracts/errors.js';
 import { BACKEND_ALIASES, VM_BACKENDS } from '../../vmbench/backends.js';
-import { NIC_MODELS, VM_BENCH_DEFAULTS, VM_BENCH_QUICK, VM_FAULTS, validateVmBench, type VmBenchOptions, type VmFault } from '../../vmbench/options.js';
+import { NIC_MODELS, VM_BENCH_DEFAULTS, VM_BENCH_QUICK, VM_FAULTS, parseTests, validateVmBench, type VmBenchOptions, type VmFault } from '../../vmbench/options.js';
 import { VM_TESTS } from '../../vmbench/vm-trial.js';
 import { parseFlags, UsageError, type Io } from '../io.js';
-import type { Report } from '../../report/schema.js';
+import type { Report } from '../../contracts/report.js';
 
 export const VM_BENCH_USAGE = `Usage: xdplab vm bench [options]
 
@@ -95,23 +94,11 @@ export function vmReportTable(r: Report): string {
 export async function run(args: string[], io: Io): Promise<number> {
   const a = parseVmBenchArgs(args);
   if (a.help) { io.out(VM_BENCH_USAGE); return 0; }
-  const { startVmBench } = await import('../../vmbench/matrix.js');
-  const bar = a.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {row} trial {trial} {message}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-  let lastRow = '';
-  const handle = await startVmBench(a.options, (p) => {
-    if (bar) bar.update(Math.round(p.fraction * 100), { row: p.row, trial: `${p.trial + 1}/${p.trials}`, message: p.message });
-    else if (!a.json && p.row !== lastRow) { io.err(`  ${p.rowIndex + 1}/${p.rows} ${p.row}\n`); lastRow = p.row; }
-  });
-  io.err(`xdplab: vm bench run ${handle.runId}, writing ${handle.dir}\n`);
-  bar?.start(100, 0, { row: '', trial: '', message: '' });
-  // First SIGINT: stop after the current trial and keep the report; a second one: the Lab's
-  // handler removes everything and exits.
-  const onSignal = () => handle.stop();
-  process.once('SIGINT', onSignal);
-  const report = await handle.done;
-  process.off('SIGINT', onSignal);
-  bar?.stop();
-  if (a.json) io.out(JSON.stringify(report, null, 1) + '\n');
-  else io.out(vmReportTable(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
-  return report.status === 'complete' ? 0 : 1;
+  const o = a.options;
+  // A front end of the run model: VM rows only, run by the same RunManager as `xdplab bench`.
+  const { runScenario } = await import('./bench.js');
+  return runScenario({
+    tests: [], durationMs: o.durationMs, trials: o.trials, warmupMs: 0,
+    vm: { backends: o.backends, tests: parseTests(o.tests), nicModel: o.nicModel === 'e1000' ? 'e1000' : 'virtio-net-pci', ...(o.qemu ? { qemu: o.qemu } : {}), ...(o.faults ? { faults: o.faults } : {}) },
+  }, { quick: false, json: a.json, out: o.reportsDir, command: o.command, table: vmReportTable }, io);
 }

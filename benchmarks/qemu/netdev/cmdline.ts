@@ -3,7 +3,7 @@
 // (nested members as dotted keys, addr.type=inet), every other type through QemuOpts and the
 // opts visitor ("legacy": lists as repeated keys, short-form booleans, ipv6-net for user).
 // In both, a comma inside a value is written twice.
-import { LabError, invalidOption } from '../../../native/errors.js';
+import { LabError, invalidOption } from '../../contracts/errors.js';
 import { parseCInteger } from './addr.js';
 import { driverOf, isNetdevType, NETDEV_TYPES, type Netdev, type NetdevType } from './drivers.js';
 import { normalizeInteger, objectSpec, type FieldSpec } from './fields.js';

@@ -3,11 +3,8 @@
 // order and with QEMU's words (net/slirp.c, tap.c, socket.c, stream.c, dgram.c, l2tpv3.c,
 // vhost-user.c, vhost-vdpa.c, af-xdp.c, vmnet-*.c). Everything else is derived from this file.
 import { z } from 'zod';
-import { NetdevAFXDPOptionsSchema } from '../../../native/afxdp/options.js';
-import {
-  IDENTIFIER_RULE, hostAndPortProblem, hostPortProblem, inetAton, inetPton6, isIdentifier, isIpv4Multicast,
-  ipv4ToString, leadingCInteger, numericHost, sameIpv6Prefix, unixPathProblem,
-} from './addr.js';
+import { NetdevAFXDPOptionsSchema } from '../../../native/index.js';
+import { IDENTIFIER_RULE, hostAndPortProblem, hostPortProblem, inetAton, inetPton6, isIdentifier, isIpv4Multicast, ipv4ToString, leadingCInteger, numericHost, sameIpv6Prefix, unixPathProblem } from './addr.js';
 import { bool, documented, integer, str, stringList, type Integer } from './fields.js';
 import { SocketAddressSchema, type SocketAddress } from './socket-address.js';
 

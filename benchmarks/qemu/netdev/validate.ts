@@ -2,8 +2,7 @@
 // then the driver's rules. The first problem becomes a LabError naming the member (field) and
 // saying what QEMU says, plus what is allowed.
 import { z } from 'zod';
-import { LabError, invalidOption, valueText } from '../../../native/errors.js';
-import { schemaError } from '../../../native/afxdp/options.js';
+import { LabError, invalidOption, valueText, schemaError } from '../../contracts/errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from './addr.js';
 import { DRIVERS, NETDEV_TYPES, driverOf, isNetdevType, type Netdev, type Problem } from './drivers.js';
 import { fieldSpec, integerText, normalizeInteger, objectSpec, schemaAt, unwrapOptional, type FieldSpec, type IntegerType } from './fields.js';

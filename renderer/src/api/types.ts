@@ -1,8 +1,8 @@
 // LabApi's types, the only thing the renderer takes from the engine (types only: no runtime code
 // of benchmarks/ ends up in the bundle), plus the lists the UI offers, checked against them.
 import type { CommandArgs, CommandName, CommandResult, EventMessage, EventName, EventPayload, LabApi, Request, Response } from '../../../benchmarks/api/lab-api.js';
-import type { Report, Row, Sample } from '../../../benchmarks/report/schema.js';
-import type { Scenario } from '../../../benchmarks/runs/scenario.js';
+import type { Report, Row, Sample } from '../../../benchmarks/contracts/report.js';
+import type { Scenario } from '../../../benchmarks/contracts/scenario.js';
 
 export type { CommandArgs, CommandName, CommandResult, EventMessage, EventName, EventPayload, LabApi, Report, Request, Response, Row, Sample, Scenario };
 

@@ -4,18 +4,18 @@
 // outside the benchmark used is the trial's `otherCpu` (in CPUs: 1.0 = one core busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { CLK_TCK, procStat } from '../lab/proc.js';
+import { CLK_TCK, procStat } from './proc.js';
 
-export interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ticks: number }>; steal: number }
+export interface ProcTimes { atMs: number; ticks: Map<number, { comm: string; ppid: number; ticks: number }>; steal: number }
 
 export function procTimes(): ProcTimes {
-  const ticks = new Map<number, { comm: string; ticks: number }>();
+  const ticks = new Map<number, { comm: string; ppid: number; ticks: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const s = procStat(name);
     if (!s) continue;
     if (Number(name) === 2 || s.ppid === 2) continue; // kernel threads: softirq work is the benchmark's
-    ticks.set(Number(name), { comm: s.comm, ticks: Math.round((s.userSeconds + s.systemSeconds) * CLK_TCK) });
+    ticks.set(Number(name), { comm: s.comm, ppid: s.ppid, ticks: Math.round((s.userSeconds + s.systemSeconds) * CLK_TCK) });
   }
   // Time the hypervisor gave this VM's CPUs to someone else (the 8th value of /proc/stat's cpu line).
   const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);
@@ -56,4 +56,14 @@ export function otherCpu(a: ProcTimes, b: ProcTimes, ours: Set<number>): OtherCp
   users.sort((x, y) => y.cpus - x.cpus);
   const stealCpus = (b.steal - a.steal) / CLK_TCK / seconds;
   return { cpus: users.reduce((n, u) => n + u.cpus, 0) + stealCpus, stealCpus, top: users.slice(0, 3) };
+}
+
+/** `root` and every process below it in `t` (a run's workers, tools and VMs). */
+export function processTree(t: ProcTimes, root: number): Set<number> {
+  const tree = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, e] of t.ticks) if (!tree.has(pid) && tree.has(e.ppid)) { tree.add(pid); grew = true; }
+  }
+  return tree;
 }

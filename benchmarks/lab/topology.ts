@@ -2,11 +2,10 @@
 // pair (DUT and peer) and, for iperf3, A <-> veth <-> M <-> veth <-> B with addresses from the
 // benchmarking range 198.18.0.0/15. All of it belongs to the run's Lab and goes with it. Or
 // an existing interface and its peer named by the user, checked before anything is created.
-import { LabError } from '../../native/errors.js';
-import { ifNameToIndex } from '../../native/sys/libc.js';
-import { withNetns } from '../../native/sys/netns.js';
-import { Lab } from '../lab/lab.js';
-import type { Scenario } from './scenario.js';
+import { LabError } from '../contracts/errors.js';
+import { ifNameToIndex, withNetns } from '../../native/index.js';
+import { Lab } from './lab.js';
+import type { Scenario } from '../contracts/scenario.js';
 
 export interface Endpoint { netns?: string; ifname: string }
 export interface PacketTopology { dut: Endpoint; peer: Endpoint; embedded: boolean }

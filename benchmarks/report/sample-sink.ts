@@ -1,7 +1,7 @@
 // samples.jsonl: every sample appended and flushed to disk the moment it exists, so a crash
 // or a kill -9 loses nothing that was measured.
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { Sample } from '../report/schema.js';
+import type { Sample } from '../contracts/report.js';
 
 export class SampleSink {
   private fd: number;

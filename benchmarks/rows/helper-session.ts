@@ -1,13 +1,13 @@
 // A bench through xdplab helper: the topology, the XSK programs and sockets, the drop sink and
 // the counters come from the helper; the workers open their ports with inhibit + sock-fds and
 // need no capabilities. Rows that need privileges of their own are marked unavailable.
-import { libc } from '../../native/sys/libc.js';
+
+import { closeSync } from 'node:fs';
 import type { Lab } from '../lab/lab.js';
 import type { RxCounters } from '../tools/counters.js';
-import type { RowPlan } from '../runs/plan.js';
-import type { Endpoint, PacketTopology } from '../runs/topology.js';
-import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from '../runs/worker-client.js';
-import type { HelperClient } from './client.js';
+import type { Endpoint, PacketTopology } from '../lab/topology.js';
+import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
+import type { HelperClient } from '../helper/client.js';
 
 /**
  * UMEM size of a worker through the helper: 512 frames of 4 KiB (2 MiB) and rings of 256, so a
@@ -17,15 +17,6 @@ import type { HelperClient } from './client.js';
 export const HELPER_UMEM = { frameCount: 512, ringSize: 256 };
 
 export const NEEDS_ROOT = 'needs root; run without --helper as root';
-
-/** Why a row cannot run through the helper, or undefined when it can. */
-export function unavailableThroughHelper(plan: RowPlan): string | undefined {
-  if (plan.kind === 'engine') return undefined;
-  const what = plan.kind === 'ceiling' ? 'the xdp-drop ceiling runs the kernel program on the device under test'
-    : plan.kind === 'testpmd' ? 'dpdk-testpmd opens its own AF_XDP sockets'
-      : 'iperf3 rows build their own namespaces and run tools inside them';
-  return `${NEEDS_ROOT} (${what})`;
-}
 
 export async function helperTopology(helper: HelperClient, queues: number): Promise<{ packet: PacketTopology; macs: { dut: string; peer: string } }> {
   const t = await helper.topology(queues);
@@ -41,13 +32,13 @@ export async function startWorkerViaHelper(helper: HelperClient, lab: Lab, spec:
   const { netns: _inside, ...rest } = spec;
   let w: RunningWorker;
   try {
-    w = startWorker(lab, { ...rest, mode: s.mode, passedFd: s.fds[0]!, ifindex: s.ifindex, ...HELPER_UMEM }, onSample);
+    w = startWorker(lab, { ...rest, mode: s.mode, provided: { sockFds: '3', ifindex: s.ifindex }, ...HELPER_UMEM }, onSample, s.fds[0]!);
   } catch (err) {
     await helper.release(s.handle).catch(() => undefined);
     throw err;
   } finally {
     // The worker holds its own copy from fork on; ours would keep the socket alive.
-    for (const fd of s.fds) libc().close(fd);
+    for (const fd of s.fds) closeSync(fd);
   }
   const done = w.done.then(async (r) => { await helper.release(s.handle).catch(() => undefined); return r; });
   return { ...w, done };

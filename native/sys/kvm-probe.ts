@@ -4,8 +4,9 @@
 // So we run a tiny real-mode guest (count a loop down, then HLT) and time KVM_RUN.
 import koffi from 'koffi';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { describeError, errnoName } from '../../native/errors.js';
-import { errno, libc, mapMemory, unmapMemory, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type Pointer } from '../../native/sys/libc.js';
+import { describeError } from '../../benchmarks/contracts/errors.js';
+import { errnoName } from '../errors.js';
+import { errno, libc, mapMemory, unmapMemory, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type Pointer } from './libc.js';
 
 // <linux/kvm.h>
 const KVM_GET_API_VERSION = 0xae00;

@@ -1,0 +1,111 @@
+// A run's scenario: which rows to make (host engines, iperf3 paths, VM backends) and how to
+// measure them, validated once where it enters (LabApi, the CLI) with errors that name the
+// flag and list what it allows. Every field carries its CLI flag and help text as metadata, so
+// `xdplab bench --help`, the flag names in errors and the UI's lists come from here.
+import { z } from 'zod';
+import { AFXDP_MODES, BurstSchema, ENGINE_NAMES, FrameBytesSchema, MAX_FRAME_BYTES, MIN_FRAME_BYTES } from './datapath.js';
+import { invalidOption, parseOrThrow } from './errors.js';
+
+export const HOST_TESTS = [...ENGINE_NAMES, 'iperf3'] as const;
+export const GENERATORS = ['xdplab', 'testpmd'] as const;
+export const REFERENCES = ['testpmd'] as const;
+
+/** Tests a VM row runs. iperf3: TCP host <-> guest (or guest <-> guest); txonly: xdplab sends
+ * to the guest, which counts; rxonly: the guest sends (kernel pktgen), xdplab counts. */
+export const VM_TESTS = ['iperf3', 'txonly', 'rxonly'] as const;
+export type VmTestName = (typeof VM_TESTS)[number];
+export const NIC_MODELS = ['virtio-net-pci', 'e1000'] as const;
+/** Faults a run can inject into VM iperf3 trials, to see how it reports them. */
+export const VM_FAULTS = ['kill-qemu', 'link-down'] as const;
+
+type FieldMeta = { flag: string; description: string };
+const meta = (flag: string, description: string): FieldMeta => ({ flag, description });
+
+export const VmRowsSchema = z.object({
+  /** Backend names or aliases (stream, dgram, all); expanded and checked by the VM row kinds. */
+  backends: z.array(z.string().min(1).max(32)).min(1).meta(meta('--backends', 'QEMU network backends (xdplab vm bench --help lists them)')),
+  tests: z.array(z.enum(VM_TESTS)).min(1).default(['iperf3']).meta(meta('--tests', `VM tests: ${VM_TESTS.join(',')}`)),
+  nicModel: z.enum(NIC_MODELS).default('virtio-net-pci').meta(meta('--nic', `the guest's NIC: ${NIC_MODELS.join(' | ')}`)),
+  /** The QEMU binary; unset: $XDPLAB_QEMU, else qemu-system-x86_64 on PATH. */
+  qemu: z.string().min(1).max(4096).optional().meta(meta('--qemu', 'the QEMU binary')),
+  /** Faults injected into the iperf3 trials of the rows they name (backend/iperf3). */
+  faults: z.array(z.object({ kind: z.enum(VM_FAULTS), row: z.string(), afterMs: z.number().int().min(0).optional() }).strict()).optional().meta(meta('--fault', `inject a fault: ${VM_FAULTS.join(', ')}`)),
+}).strict();
+
+export const ScenarioSchema = z.object({
+  tests: z.array(z.enum(HOST_TESTS)).default(['txonly', 'rxonly', 'io', 'iperf3']).meta(meta('--engines', `host rows: ${HOST_TESTS.join(',')}`)),
+  modes: z.array(z.enum(AFXDP_MODES)).min(1).default(['native', 'skb']).meta(meta('--modes', `AF_XDP attach modes: ${AFXDP_MODES.join(',')}`)),
+  copy: z.boolean().default(false).meta(meta('--copy', 'force copy mode (XDP_COPY)')),
+  frameBytes: z.array(FrameBytesSchema).min(1).default([64]).meta(meta('--frame-bytes', `frame sizes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES}`)),
+  burst: BurstSchema.default(64).meta(meta('--burst', 'frames per burst')),
+  flows: z.number().int().min(1).max(65535).default(1).meta(meta('--flows', 'UDP flows (source ports)')),
+  queues: z.number().int().min(1).max(64).default(1).meta(meta('--queues', 'device queues')),
+  durationMs: z.number().int().min(100).max(3_600_000).default(3000).meta(meta('--duration', 'measured window per trial (seconds)')),
+  warmupMs: z.number().int().min(0).max(600_000).default(500).meta(meta('--warmup', 'before each window (seconds)')),
+  trials: z.number().int().min(1).max(100).default(3).meta(meta('--trials', 'trials per row')),
+  sampleIntervalMs: z.number().int().min(100).max(60000).default(1000).meta(meta('--sample-interval', 'between live samples (seconds)')),
+  generator: z.enum(GENERATORS).default('xdplab').meta(meta('--generator', `traffic for rxonly/io: ${GENERATORS.join(' or ')}`)),
+  reference: z.array(z.enum(REFERENCES)).default([]).meta(meta('--reference', "add dpdk-testpmd's AF_XDP PMD rows beside xdplab's")),
+  parallel: z.number().int().min(1).max(128).default(1).meta(meta('--parallel', 'iperf3 streams')),
+  reverse: z.boolean().default(false).meta(meta('--reverse', 'iperf3 server-to-client')),
+  /** An existing interface and its peer instead of the embedded lab (netns optional). */
+  ifname: z.string().min(1).max(15).optional().meta(meta('--ifname', 'an existing interface instead of the embedded lab')),
+  peer: z.string().min(1).max(15).optional().meta(meta('--peer', 'its peer (sends or receives)')),
+  netns: z.string().min(1).optional().meta(meta('--netns', "--ifname's namespace")),
+  peerNetns: z.string().min(1).optional().meta(meta('--peer-netns', "--peer's namespace")),
+  /** VM rows: backends x tests, each trial with fresh VMs. */
+  vm: VmRowsSchema.optional().meta({ flag: '--backends' }),
+  /**
+   * Trials run trial-major (every row's trial 1, then every row's trial 2: A B A B), so rows
+   * compared with each other see the same machine phases. Otherwise row by row.
+   */
+  interleave: z.boolean().default(false).meta(meta('--interleave', 'run trials A B A B across rows')),
+  /** Before each trial, wait (up to waitMs) until other processes use at most maxOtherCpus. */
+  quiet: z.object({ maxOtherCpus: z.number().min(0).max(64), waitMs: z.number().int().min(0).max(600_000) }).strict().optional().meta({ flag: '--quiet' }),
+}).strict();
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+/** --quick: one short trial per row, small enough for under 30 s on the default matrix. */
+export const QUICK = { durationMs: 1000, warmupMs: 300, trials: 1 } as const;
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+export type VmRows = z.infer<typeof VmRowsSchema>;
+
+/** The CLI flag of a scenario field (its metadata), for error messages. */
+export function flagFor(path: readonly PropertyKey[]): string {
+  let schema: z.ZodType | undefined = ScenarioSchema;
+  let flag: string | undefined;
+  for (const key of path) {
+    const shape: Record<string, z.ZodType> | undefined = schema && unwrapObject(schema)?.shape;
+    // Own members only: a path may name 'constructor' or '__proto__' (bad input is any input).
+    const inner: z.ZodType | undefined = shape && Object.hasOwn(shape, String(key)) ? shape[String(key)] : undefined;
+    if (!inner) break;
+    const m = inner.meta();
+    if (typeof m?.flag === 'string') flag = m.flag;
+    schema = inner;
+  }
+  return flag ?? path.map(String).join('.');
+}
+
+function unwrapObject(s: z.ZodType): z.ZodObject | undefined {
+  let t: z.ZodType = s;
+  while (t instanceof z.ZodOptional || t instanceof z.ZodDefault) t = t.unwrap() as z.ZodType;
+  return t instanceof z.ZodObject ? t : undefined;
+}
+
+/** Every flag with its help text, in the schema's order (`xdplab bench --help`). */
+export function scenarioFlags(): FieldMeta[] {
+  return Object.values(ScenarioSchema.shape).flatMap((f) => {
+    const m = f.meta();
+    return typeof m?.flag === 'string' && m.description ? [{ flag: m.flag, description: m.description }] : [];
+  });
+}
+
+export function resolveScenario(input: unknown): Scenario {
+  const s = parseOrThrow(ScenarioSchema, input, flagFor);
+  if ((s.ifname === undefined) !== (s.peer === undefined)) {
+    throw invalidOption(s.ifname ? '--peer' : '--ifname', '--ifname and --peer go together: the interface xdplab uses and the peer that sends or receives');
+  }
+  if (s.tests.length === 0 && !s.vm) throw invalidOption('--engines', `choose at least one of ${HOST_TESTS.join(', ')}, or VM rows (backends)`);
+  return s;
+}

@@ -1,0 +1,81 @@
+// The engine worker's boundary (benchmarks/engines/worker.ts runs one engine on one AF_XDP
+// port in a process of its own): one JSON spec in, JSON events on stderr while it runs, one JSON
+// result on stdout. Both sides parse with these schemas, so nothing on either side casts.
+import { z } from 'zod';
+import { AfXdpModeSchema, BurstSchema, EngineNameSchema, FrameBytesSchema } from './datapath.js';
+import { LabErrorSchema } from './errors.js';
+
+const Mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'must be a MAC address (aa:bb:cc:dd:ee:ff)');
+
+export const WorkerSpecSchema = z.object({
+  netns: z.string().min(1).optional(),
+  ifname: z.string().min(1).max(15),
+  /** A second interface in the same namespace: io/macswap forward between the two ports. */
+  peerIfname: z.string().min(1).max(15).optional(),
+  engine: EngineNameSchema,
+  mode: AfXdpModeSchema.default('native'),
+  /** XDP_COPY even where the driver could do zero-copy. */
+  copy: z.boolean().default(false),
+  seconds: z.number().positive().default(5),
+  warmupMs: z.number().int().min(0).default(1000),
+  burst: BurstSchema.default(64),
+  frameBytes: FrameBytesSchema.default(64),
+  /** Transmitted frames spread over this many UDP source ports. */
+  flows: z.number().int().min(1).max(65535).default(1),
+  /** UMEM frames per queue, and rx/tx ring entries (fill and completion get twice this). */
+  frameCount: z.number().int().min(64).default(4096),
+  ringSize: z.number().int().min(64).max(16384).default(2048),
+  busyPollBudget: z.number().int().min(0).max(65535).default(0),
+  /** XDP_MAX_TX_SKB_BUDGET on every socket (0: the kernel's default). */
+  txBudget: z.number().int().min(0).max(16384).default(0),
+  /** Pin the engine's thread to this CPU. */
+  cpu: z.number().int().min(0).max(1023).optional(),
+  /** Cumulative counts on stderr this often (0: never). */
+  sampleMs: z.number().int().min(0).default(1000),
+  srcMac: Mac.optional(),
+  dstMac: Mac.optional(),
+  /** inhibit + sock-fds from xdplab helper: the inherited sockets, and the ifindex it attached. */
+  provided: z.object({ sockFds: z.string().regex(/^\d+(:\d+)*$/), ifindex: z.number().int().min(1) }).strict().optional(),
+  /** txonly: stop after this many frames (a fixed count, for exact checks). */
+  maxPackets: z.number().int().min(1).optional(),
+}).strict();
+
+/** What a caller writes (defaults filled in by the worker). */
+export type WorkerSpecInput = z.input<typeof WorkerSpecSchema>;
+export type WorkerSpec = z.infer<typeof WorkerSpecSchema>;
+
+const Counts = { tMs: z.number(), rx: z.number(), tx: z.number() };
+
+export const WorkerEventSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('ready'), pid: z.number().int(), mode: AfXdpModeSchema, zeroCopy: z.boolean(), txBudget: z.object({ requested: z.number(), applied: z.boolean(), error: z.string().optional() }) }),
+  z.object({ event: z.literal('window'), edge: z.enum(['start', 'end']), tMs: z.number() }),
+  z.object({ event: z.literal('sample'), ...Counts, phase: z.enum(['warmup', 'measure']) }),
+]);
+export type WorkerEvent = z.infer<typeof WorkerEventSchema>;
+export type WorkerSampleEvent = Extract<WorkerEvent, { event: 'sample' }>;
+export type WorkerReady = Extract<WorkerEvent, { event: 'ready' }>;
+
+export const WorkerResultSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    engine: EngineNameSchema,
+    mode: AfXdpModeSchema,
+    zeroCopy: z.boolean(),
+    /** Frames the engine moved in the measured window: received (rxonly) or completed (the others). */
+    packets: z.number(),
+    rx: z.number(),
+    tx: z.number(),
+    seconds: z.number(),
+    warmupSeconds: z.number(),
+    bursts: z.number(),
+    interrupted: z.boolean(),
+    txBudget: z.object({ requested: z.number(), applied: z.boolean(), error: z.string().optional() }),
+    /** Port statistics since the port opened, and their changes inside the measured window. */
+    stats: z.record(z.string(), z.unknown()),
+    windowStats: z.record(z.string(), z.number()),
+    /** CPU time of the worker inside the window: user space (the engine) and the kernel. */
+    windowCpu: z.object({ userSeconds: z.number(), systemSeconds: z.number() }).optional(),
+  }),
+  z.object({ ok: z.literal(false), error: LabErrorSchema }),
+]);
+export type WorkerResult = z.infer<typeof WorkerResultSchema>;

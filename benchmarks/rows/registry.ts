@@ -1,0 +1,37 @@
+// Every row kind, in one list (as testpmd lists its forwarding engines): a new kind is one file
+// exporting a RowKind and one line here.
+import { ceilingRows } from './ceiling.js';
+import { engineRows } from './engine.js';
+import { iperf3BridgeRows } from './iperf3-bridge.js';
+import { iperf3TestpmdRows } from './iperf3-testpmd.js';
+import { iperf3XdplabRows } from './iperf3-xdplab.js';
+import type { PlanContext, PlannedRow, RowKind } from './row-kind.js';
+import type { Scenario } from '../contracts/scenario.js';
+import { testpmdRows } from './testpmd.js';
+import { vmIperf3Rows } from './vm-iperf3.js';
+import { vmPacketRows } from './vm-packet.js';
+
+export const ROW_KINDS: readonly RowKind[] = [
+  engineRows,
+  testpmdRows,
+  ceilingRows,
+  iperf3XdplabRows,
+  iperf3BridgeRows,
+  iperf3TestpmdRows,
+  vmIperf3Rows,
+  vmPacketRows,
+];
+
+const byOrder = (a: PlannedRow, b: PlannedRow): number => {
+  for (let i = 0; i < Math.max(a.order.length, b.order.length); i++) {
+    const d = (a.order[i] ?? -1) - (b.order[i] ?? -1);
+    if (d) return d;
+  }
+  return 0;
+};
+
+/** Every row the scenario asks for, from every kind, in report order. */
+export async function planRows(s: Scenario, ctx: PlanContext = { tools: {} }): Promise<PlannedRow[]> {
+  const rows = (await Promise.all(ROW_KINDS.map((k) => k.plan(s, ctx)))).flat();
+  return rows.sort(byOrder);
+}
