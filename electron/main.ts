@@ -115,7 +115,8 @@ function forkEngine(): EngineChild {
   return {
     send: (frame) => child.postMessage(frame),
     onMessage: (listener) => { child.on('message', (data: unknown) => listener(data)); },
-    onExit: (listener) => { child.on('exit', (code) => listener(`code ${code}`)); },
+    // Electron gives the code only.
+    onExit: (listener) => { child.on('exit', (code) => listener({ code, signal: null })); },
     // kill() is SIGTERM; SIGKILL by pid for one that does not stop.
     kill: (signal) => { if (signal === 'SIGTERM' || child.pid === undefined) child.kill(); else process.kill(child.pid, signal); },
   };

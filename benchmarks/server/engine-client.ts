@@ -6,7 +6,9 @@
 //
 // When the child exits unexpectedly, every pending call fails with EENGINEEXITED, a 'log' event
 // (level error) says so, and the child is started again, once: after a second unexpected exit
-// it stays down and every call fails with EENGINEDOWN.
+// it stays down and every call fails with EENGINEDOWN. A child that exits with code 0 on its
+// own was stopped on purpose (SIGTERM or SIGINT from outside, such as Ctrl-C in the terminal,
+// which the app quits on too): it is reported the same way but not started again.
 import { fork } from 'node:child_process';
 import { errorResponse, MAX_MESSAGE_BYTES, messageBytes, requestCommand, requestId, type EventMessage, type LabErrorJson, type Response } from '../api/envelope.js';
 import { distPath } from '../paths.js';
@@ -15,13 +17,20 @@ import { FromHostSchema, type HostReady, type ToHost } from './engine-channel.js
 /** The compiled engine host, what the child runs. */
 export const ENGINE_HOST_PATH = distPath('benchmarks', 'server', 'engine-host.js');
 
+export interface ChildExit { code: number | null; signal: string | null }
+
+/** "code 1", "signal SIGKILL" */
+export function exitText({ code, signal }: ChildExit): string {
+  return signal ? `signal ${signal}` : `code ${code}`;
+}
+
 /** One child process, whatever started it. */
 export interface EngineChild {
   /** Throws when the frame cannot be sent (not cloneable, channel closed). */
   send(frame: ToHost): void;
   onMessage(listener: (data: unknown) => void): void;
-  /** `how` says why: "code 1", "signal SIGKILL". */
-  onExit(listener: (how: string) => void): void;
+  /** The exit code, or the signal that ended it (null where the platform does not say). */
+  onExit(listener: (exit: ChildExit) => void): void;
   kill(signal: 'SIGTERM' | 'SIGKILL'): void;
 }
 
@@ -67,7 +76,7 @@ export class EngineClient {
     }
     this.child = child;
     child.onMessage((data) => { if (this.child === child) this.received(data); });
-    child.onExit((how) => { if (this.child === child) this.exited(how); });
+    child.onExit((exit) => { if (this.child === child) this.exited(exit); });
   }
 
   /** Every event of the engine, and the client's own 'log' events about the child. */
@@ -139,11 +148,12 @@ export class EngineClient {
     for (const [seq, p] of [...this.pending]) this.settle(seq, errorResponse(p.id, error(p)));
   }
 
-  private exited(how: string): void {
+  private exited(exit: ChildExit): void {
     this.child = undefined;
     if (this.closing) { this.childGone?.(); return; }
-    const what = `the lab engine process exited unexpectedly (${how})`;
-    const restart = this.restartsLeft > 0;
+    const stoppedOnPurpose = exit.code === 0 && !exit.signal;
+    const what = stoppedOnPurpose ? 'the lab engine process was stopped from outside (code 0)' : `the lab engine process exited unexpectedly (${exitText(exit)})`;
+    const restart = this.restartsLeft > 0 && !stoppedOnPurpose;
     this.failAll((p) => ({
       code: 'EENGINEEXITED',
       message: `${p.command}: ${what} before answering`,
@@ -187,7 +197,7 @@ export function forkEngineHost(options: { modulePath?: string; env?: NodeJS.Proc
       child.send(frame, (err) => { if (err) warn(`a frame to the lab engine was lost: ${err.message}`); });
     },
     onMessage: (listener) => { child.on('message', (data: unknown) => listener(data)); },
-    onExit: (listener) => { child.on('exit', (code, signal) => listener(signal ? `signal ${signal}` : `code ${code}`)); },
+    onExit: (listener) => { child.on('exit', (code, signal) => listener({ code, signal })); },
     kill: (signal) => { child.kill(signal); },
   };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, afterAll, expect, it } from 'vitest';
 import { Commands, type EventMessage, type Response } from '../../benchmarks/api/lab-api.js';
 import { FromHostSchema } from '../../benchmarks/server/engine-channel.js';
-import { ENGINE_HOST_PATH, EngineClient, forkEngineHost, type EngineChild, type EngineClientOptions } from '../../benchmarks/server/engine-client.js';
+import { ENGINE_HOST_PATH, EngineClient, exitText, forkEngineHost, type EngineChild, type EngineClientOptions } from '../../benchmarks/server/engine-client.js';
 import { suite } from '../helpers/requirements.js';
 
 const req = (command: string, args: unknown, id = 1) => ({ type: 'request', id, command, args });
@@ -49,7 +49,7 @@ suite('the engine host in a child process', {}, () => {
     const client = new EngineClient({
       start: () => {
         const child = forkEngineHost({ env: { ...process.env, XDPLAB_REPORTS_DIR: reports } });
-        child.onExit((how) => exits.push(how));
+        child.onExit((exit) => exits.push(exitText(exit)));
         children.push(child);
         return child;
       },
@@ -118,6 +118,18 @@ suite('the engine host in a child process', {}, () => {
     const down = failure(await h.client.call(req('listRuns', {}, 14)));
     expect(down).toMatchObject({ code: 'EENGINEDOWN', message: expect.stringMatching(/^listRuns cannot run: the lab engine process exited unexpectedly/) });
     expect(h.children).toHaveLength(2);
+  });
+
+  it('does not start again a child stopped on purpose from outside (SIGTERM, exit code 0)', async () => {
+    const h = harness();
+    await h.ready(1);
+    const gone = new Promise<void>((resolve) => h.children[0]!.onExit(() => resolve()));
+    process.kill(h.children[0]!.pid!, 'SIGTERM');
+    await gone;
+    expect(h.exits).toEqual(['code 0']);
+    expect(h.events.filter((e) => e.event === 'log').at(-1)).toMatchObject({ payload: { level: 'error', message: expect.stringMatching(/stopped from outside \(code 0\); not starting it again/) } });
+    expect(failure(await h.client.call(req('listRuns', {})))).toMatchObject({ code: 'EENGINEDOWN' });
+    expect(h.children).toHaveLength(1);
   });
 
   it('times out a call that the child does not answer', async () => {
