@@ -1,14 +1,17 @@
 // The desktop app's main process: one window showing the renderer from the app's own
 // xdplab://app/ protocol (no remote content, no file:// pages), locked down (context isolation,
 // sandbox, no Node in the page, a strict Content-Security-Policy, no navigation, no new
-// windows, no permissions), and the lab engine here, reached only through one IPC channel
-// whose every request goes through the same dispatch (validation) as the web server's.
-import { app, BrowserWindow, ipcMain, protocol, session, type WebContents, type WebFrameMain } from 'electron';
+// windows, no permissions), reached only through one IPC channel. The lab engine does not run
+// here: it runs in a child process (benchmarks/server/engine-host.ts, started with
+// utilityProcess.fork), which validates every request with the same dispatch as the web
+// server's. This process checks only who asks and how big the request is, forwards it
+// (engine-client.ts), and holds no FFI: nothing it imports reaches native/ or koffi.
+import { app, BrowserWindow, ipcMain, protocol, session, utilityProcess, type WebContents, type WebFrameMain } from 'electron';
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { extname, normalize, resolve, sep } from 'node:path';
+import { errorResponse } from '../benchmarks/api/envelope.js';
 import { distPath } from '../benchmarks/paths.js';
-import { dispatch, errorResponse, MAX_MESSAGE_BYTES } from '../benchmarks/server/dispatch.js';
-import { createEngine, type Engine } from '../benchmarks/server/engine.js';
+import { EngineClient, ENGINE_HOST_PATH, type EngineChild } from '../benchmarks/server/engine-client.js';
 
 const SCHEME = 'xdplab';
 const ORIGIN = `${SCHEME}://app`;
@@ -106,7 +109,20 @@ function lockDown(): void {
   });
 }
 
-let engine: Engine | undefined;
+/** The engine host as a utility process: Node, out of this process, with its stdout/stderr here. */
+function forkEngine(): EngineChild {
+  const child = utilityProcess.fork(ENGINE_HOST_PATH, [], { serviceName: 'xdplab engine', stdio: 'inherit' });
+  return {
+    send: (frame) => child.postMessage(frame),
+    onMessage: (listener) => { child.on('message', (data: unknown) => listener(data)); },
+    // Electron gives the code only.
+    onExit: (listener) => { child.on('exit', (code) => listener({ code, signal: null })); },
+    // kill() is SIGTERM; SIGKILL by pid for one that does not stop.
+    kill: (signal) => { if (signal === 'SIGTERM' || child.pid === undefined) child.kill(); else process.kill(child.pid, signal); },
+  };
+}
+
+let engine: EngineClient | undefined;
 let window: BrowserWindow | undefined;
 
 function createWindow(): BrowserWindow {
@@ -141,20 +157,22 @@ async function main(): Promise<void> {
   await app.whenReady();
   lockDown();
   protocol.handle(SCHEME, serveRenderer);
-  engine = await createEngine({ warn });
-  if (!engine.runsAvailable) warn(`runs are not available: ${engine.runsWhy}`);
-  const service = engine.service;
+  const client = new EngineClient({
+    start: forkEngine,
+    warn,
+    onReady: (ready) => { if (!ready.runsAvailable) warn(`runs are not available: ${ready.runsWhy}`); },
+  });
+  engine = client;
+  client.start();
 
   ipcMain.handle(CALL_CHANNEL, async (event, message: unknown) => {
     if (!trusted(event.senderFrame, window?.webContents, event.sender)) {
       return errorResponse(-1, { code: 'EFORBIDDEN', message: 'LabApi answers only the xdplab page' });
     }
-    let size: number;
-    try { size = Buffer.byteLength(JSON.stringify(message) ?? ''); } catch { size = Infinity; }
-    if (size > MAX_MESSAGE_BYTES) return errorResponse(-1, { code: 'ETOOBIG', message: `message over the limit of ${MAX_MESSAGE_BYTES} bytes` });
-    return dispatch(service.handlers, message, warn);
+    // The size here (EngineClient.call), the schemas in the engine host's dispatch.
+    return client.call(message);
   });
-  service.onEvent((message) => {
+  client.onEvent((message) => {
     if (window && !window.isDestroyed()) window.webContents.send(EVENT_CHANNEL, message);
   });
 
@@ -165,7 +183,7 @@ async function main(): Promise<void> {
 let quitting = false;
 app.on('before-quit', (event) => {
   if (quitting || !engine) return;
-  // Stop the runs and VMs first, then quit for real.
+  // The engine host stops the runs and VMs first (SIGTERM), then quit for real.
   event.preventDefault();
   quitting = true;
   void engine.close().catch((err: Error) => warn(`shutdown: ${err.message}`)).finally(() => app.quit());

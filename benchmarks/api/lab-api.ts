@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { ScenarioSchema } from '../contracts/scenario.js';
 import { ReportSchema, SampleSchema } from '../contracts/report.js';
 
-const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
+export { EventMessageSchema, LabErrorSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from './envelope.js';
 
-export const LabErrorSchema = z.object({ code: z.string(), message: z.string(), field: z.string().optional(), hint: z.string().optional() });
+const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 
 /** command name -> { args, result } */
 export const Commands = {
@@ -100,18 +100,6 @@ export const Events = {
 
 export type EventName = keyof typeof Events;
 export type EventPayload<E extends EventName> = z.infer<(typeof Events)[E]>;
-
-/** Wire messages (WebSocket frames and IPC payloads). */
-export const RequestSchema = z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), command: z.string(), args: z.unknown() }).strict();
-export const ResponseSchema = z.union([
-  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: LabErrorSchema }),
-]);
-export const EventMessageSchema = z.object({ type: z.literal('event'), event: z.string(), payload: z.unknown() });
-
-export type Request = z.infer<typeof RequestSchema>;
-export type Response = z.infer<typeof ResponseSchema>;
-export type EventMessage = z.infer<typeof EventMessageSchema>;
 
 /** What both transports implement and the renderer programs against. */
 export interface LabApi {

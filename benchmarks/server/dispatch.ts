@@ -6,25 +6,12 @@
 import type { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
 import { Commands, RequestSchema, type CommandName, type Response } from '../api/lab-api.js';
+import { errorResponse, MAX_MESSAGE_BYTES, requestId, type LabErrorJson } from '../api/envelope.js';
 import type { Handler, Handlers } from './lab-service.js';
 
-export type LabErrorJson = { code: string; message: string; field?: string; hint?: string };
-
-/** Largest message a transport accepts (the WebSocket's maxPayload, IPC's check). */
-export const MAX_MESSAGE_BYTES = 1 << 20;
+export { errorResponse, MAX_MESSAGE_BYTES, type LabErrorJson };
 
 export const COMMAND_NAMES = Object.keys(Commands) as CommandName[];
-
-/** The id of a request that failed validation: its own when usable, else -1. Usable means what
- * RequestSchema accepts (a safe integer): a response must pass ResponseSchema on the client. */
-function requestId(raw: unknown): number {
-  const id = raw && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined;
-  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : -1;
-}
-
-export function errorResponse(id: number, error: LabErrorJson): Response {
-  return { type: 'response', id, ok: false, error };
-}
 
 function fieldName(prefix: string, path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : `${acc}.${String(p)}`), prefix);

@@ -1,7 +1,8 @@
 // The desktop app under Electron, driven by playwright-core: one locked-down window that shows
 // the renderer from the app's own protocol, window.xdplab exposing LabApi and nothing else, the
 // same validation as the web server over IPC, no Node in the page, no navigation, no new
-// windows, nothing remote. Needs Electron's binary (downloaded by the electron package on a
+// windows, nothing remote; the lab engine in a utility process of its own (the main process only
+// forwards, test/unit/electron-no-ffi.test.ts shows it loads no FFI). Needs Electron's binary (downloaded by the electron package on a
 // machine with internet); skipped with that reason where it is missing.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,7 +61,12 @@ const { bin, why } = electronBinary();
     expect(shape).toEqual({ keys: ['call', 'on'], require: 'undefined', process: 'undefined', buffer: 'undefined' });
   });
 
-  it('validates every IPC request like the web server', async () => {
+  it('runs the engine in a utility process, not in the main process', async () => {
+    const names = await app.evaluate(({ app: a }) => a.getAppMetrics().filter((m) => m.type === 'Utility').map((m) => m.name ?? ''));
+    expect(names).toContain('xdplab engine');
+  });
+
+  it('validates every IPC request like the web server (in the engine process)', async () => {
     const r = await page.evaluate(async () => {
       const x = (window as unknown as { xdplab: { call(c: string, a: unknown): Promise<unknown> } }).xdplab;
       const out: unknown[] = [];
