@@ -9,7 +9,7 @@
 import { app, BrowserWindow, ipcMain, protocol, session, utilityProcess, type WebContents, type WebFrameMain } from 'electron';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, normalize, resolve, sep } from 'node:path';
-import { errorResponse } from '../benchmarks/api/envelope.js';
+import { errorResponse } from '../benchmarks/contracts/envelope.js';
 import { distPath } from '../benchmarks/paths.js';
 import { EngineClient, ENGINE_HOST_PATH, type EngineChild } from '../benchmarks/server/engine-client.js';
 

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { ScenarioSchema } from '../contracts/scenario.js';
 import { ReportSchema, SampleSchema } from '../contracts/report.js';
 
-export { EventMessageSchema, LabErrorSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from './envelope.js';
+export { EventMessageSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from '../contracts/envelope.js';
+export { LabErrorSchema } from '../contracts/errors.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 

@@ -159,7 +159,10 @@ export class RunManager implements RunManagerApi {
               macs = topologies.macs;
             }
             const interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
-            if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) report.environment.interfaces = interfaces;
+            if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) {
+              report.environment.interfaces = interfaces;
+              writer.save();
+            }
           }
         } catch (err) {
           // Interfaces the user named are gone: this row fails, and so will the ones after it.

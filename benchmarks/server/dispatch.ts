@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
 import { Commands, RequestSchema, type CommandName, type Response } from '../api/lab-api.js';
-import { errorResponse, MAX_MESSAGE_BYTES, requestId, type LabErrorJson } from '../api/envelope.js';
+import { errorResponse, MAX_MESSAGE_BYTES, requestId, type LabErrorJson } from '../contracts/envelope.js';
 import type { Handler, Handlers } from './lab-service.js';
 
 export { errorResponse, MAX_MESSAGE_BYTES, type LabErrorJson };

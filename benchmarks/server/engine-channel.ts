@@ -5,7 +5,7 @@
 // its answer, and ids the renderer reuses (after a reload) never collide. Events travel as
 // LabApi's event envelopes. Needs only zod, like envelope.ts: main loads this.
 import { z } from 'zod';
-import { EventMessageSchema, ResponseSchema } from '../api/envelope.js';
+import { EventMessageSchema, ResponseSchema } from '../contracts/envelope.js';
 
 const Seq = z.number().int().nonnegative();
 

@@ -10,7 +10,7 @@
 // own was stopped on purpose (SIGTERM or SIGINT from outside, such as Ctrl-C in the terminal,
 // which the app quits on too): it is reported the same way but not started again.
 import { fork } from 'node:child_process';
-import { errorResponse, MAX_MESSAGE_BYTES, messageBytes, requestCommand, requestId, type EventMessage, type LabErrorJson, type Response } from '../api/envelope.js';
+import { errorResponse, MAX_MESSAGE_BYTES, messageBytes, requestCommand, requestId, type EventMessage, type LabErrorJson, type Response } from '../contracts/envelope.js';
 import { distPath } from '../paths.js';
 import { FromHostSchema, type HostReady, type ToHost } from './engine-channel.js';
 

@@ -6,7 +6,7 @@
 // sends every engine event as an `event` frame. It closes the engine (stops the runs, then every
 // VM) and exits on SIGTERM (the shell's kill() on quit), SIGINT, or when its parent's channel
 // closes, so that nothing it started outlives it.
-import { errorResponse, requestId } from '../api/envelope.js';
+import { errorResponse, requestId } from '../contracts/envelope.js';
 import { dispatch } from './dispatch.js';
 import { createEngine, type Engine } from './engine.js';
 import { ToHostSchema, type FromHost } from './engine-channel.js';

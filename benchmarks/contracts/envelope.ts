@@ -1,10 +1,8 @@
 // LabApi's wire envelopes (request, response, event, the LabError inside a failed response) and
-// the transports' size limit, in a module that needs only zod: the desktop shell's main process
-// parses with these without loading the engine's modules (lab-api.ts's command schemas reach
-// native/ through the scenario schema). lab-api.ts re-exports all of it.
+// the transports' size limit. Zod only, like all of contracts/: the desktop shell's main process
+// parses with these without loading any of the engine.
 import { z } from 'zod';
-
-export const LabErrorSchema = z.object({ code: z.string(), message: z.string(), field: z.string().optional(), hint: z.string().optional() });
+import { LabErrorSchema } from './errors.js';
 
 /** Wire messages (WebSocket frames and IPC payloads). */
 export const RequestSchema = z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), command: z.string(), args: z.unknown() }).strict();
