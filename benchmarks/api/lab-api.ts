@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ScenarioSchema } from '../runs/scenario.js';
 import { ReportSchema, SampleSchema } from '../report/schema.js';
+import { LONE_BACKEND_NAMES } from '../qemu/backends.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 
@@ -52,7 +53,7 @@ export const Commands = {
     result: z.array(z.object({ vmId: Id, state: z.string(), backend: z.string(), bootMs: z.number().optional() })),
   },
   startVm: {
-    args: z.object({ backend: z.enum(['user', 'tap', 'stream', 'dgram', 'socket', 'hubport', 'af-xdp']), nic: z.enum(['virtio-net-pci', 'e1000']).default('virtio-net-pci') }).strict(),
+    args: z.object({ backend: z.enum(LONE_BACKEND_NAMES), nic: z.enum(['virtio-net-pci', 'e1000']).default('virtio-net-pci') }).strict(),
     result: z.object({ vmId: Id }),
   },
   stopVm: {

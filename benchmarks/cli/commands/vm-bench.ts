@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { LabError } from '../../../native/errors.js';
-import { BACKEND_ALIASES, VM_BACKENDS } from '../../vmbench/backends.js';
+import { BACKEND_ALIASES, VM_BACKENDS } from '../../qemu/backends.js';
 import { NIC_MODELS, VM_BENCH_DEFAULTS, VM_BENCH_QUICK, VM_FAULTS, validateVmBench, type VmBenchOptions, type VmFault } from '../../vmbench/options.js';
 import { VM_TESTS } from '../../vmbench/vm-trial.js';
 import { parseFlags, UsageError, type Io } from '../io.js';
