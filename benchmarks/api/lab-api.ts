@@ -7,6 +7,7 @@ import { ReportSchema, SampleSchema } from '../contracts/report.js';
 
 export { EventMessageSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from '../contracts/envelope.js';
 export { LabErrorSchema } from '../contracts/errors.js';
+import { LONE_BACKEND_NAMES } from '../qemu/backends.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 
@@ -53,7 +54,7 @@ export const Commands = {
     result: z.array(z.object({ vmId: Id, state: z.string(), backend: z.string(), bootMs: z.number().optional() })),
   },
   startVm: {
-    args: z.object({ backend: z.enum(['user', 'tap', 'stream', 'dgram', 'socket', 'hubport', 'af-xdp']), nic: z.enum(['virtio-net-pci', 'e1000']).default('virtio-net-pci') }).strict(),
+    args: z.object({ backend: z.enum(LONE_BACKEND_NAMES), nic: z.enum(['virtio-net-pci', 'e1000']).default('virtio-net-pci') }).strict(),
     result: z.object({ vmId: Id }),
   },
   stopVm: {

@@ -4,7 +4,7 @@
 import type { VmTestName } from '../contracts/scenario.js';
 import { resolveQemuBinary, type QemuCapabilities } from '../qemu/capabilities.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
-import { expandBackends, type VmBackendName } from '../vmbench/backends.js';
+import { expandBackends, type VmBackendName } from '../qemu/backends.js';
 import { planVmRows } from '../vmbench/plan.js';
 import { capabilitiesFor, hostFacts } from '../vmbench/prerequisites.js';
 import type { VmTrialContext } from '../vmbench/vm-trial.js';

@@ -1,9 +1,10 @@
-// VMs for the faces: QEMU through benchmarks/qemu/vm.ts (the guest image, readiness, clean
-// poweroff), one network backend per VM, the serial console kept on disk until the manager
-// closes, and the VM's QMP monitor through QmpClient: commands (minus those that reach outside
-// the VM: see QMP_REFUSED), command names for completion, and every QMP event forwarded.
+// VMs for the faces: each a one-VM group (qemu/vm-group.ts) of a backend, wired by the same
+// topology code as `xdplab vm bench`'s rows (its lone variant: no peer VM), in a Lab of its own;
+// the serial console kept on disk until the manager closes, and the VM's QMP monitor: commands
+// (minus those that reach outside the VM: see QMP_REFUSED), command names for completion, and
+// every QMP event forwarded.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -12,12 +13,10 @@ import { Lab } from '../lab/lab.js';
 import type { CommandResult } from '../api/lab-api.js';
 import { checkDiscovered, discoverQemuBinaries } from '../qemu/binaries.js';
 import { qemuCapabilities, resolveQemuBinary } from '../qemu/capabilities.js';
-import { freeUdpPort } from '../lab/ports.js';
+import { backendInfo, loneBackend } from '../qemu/backends.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
-import { formatNetdevArg } from '../qemu/netdev/cmdline.js';
-import type { Netdev } from '../qemu/netdev/drivers.js';
-import { QmpClient, type QmpEvent } from '../qemu/qmp.js';
-import { startVm, type NicConfig, type Vm } from '../qemu/vm.js';
+import type { QmpClient, QmpEvent } from '../qemu/qmp.js';
+import { consoleTail, VmGroup, type GroupVm } from '../qemu/vm-group.js';
 import type { VmBackend, VmEvents, VmInfo, VmManagerApi, VmNic } from './vm-manager-api.js';
 
 /** QMP commands the console refuses: each can run host programs or read or write host files
@@ -61,11 +60,7 @@ interface Entry {
   bootMs?: number;
   error?: string;
   consoleLogPath: string;
-  vm?: Vm;
-  qmp?: QmpClient;
-  lab?: Lab;
-  /** Files this VM's backend uses (a stream socket's directory). */
-  scratch?: string;
+  group?: VmGroup;
   commands?: string[];
   starting?: Promise<void>;
   stopping?: Promise<boolean>;
@@ -125,12 +120,13 @@ export class VmManager implements VmManagerApi {
     return e;
   }
 
-  private running(vmId: string): Entry & { vm: Vm; qmp: QmpClient } {
+  private running(vmId: string): { e: Entry; vm: GroupVm } {
     const e = this.entry(vmId);
-    if (e.state !== 'running' || !e.vm || !e.qmp || e.qmp.closed) {
+    const vm = e.group?.vms[0];
+    if (e.state !== 'running' || !vm || vm.qmp.closed) {
       throw new LabError({ code: 'EVMSTATE', field: 'vmId', message: `vmId: VM '${vmId}' is ${e.state}, not running${e.error ? `: ${e.error}` : ''}`, hint: e.state === 'starting' ? 'wait for its vmState event (running)' : 'start a VM with startVm' });
     }
-    return e as Entry & { vm: Vm; qmp: QmpClient };
+    return { e, vm };
   }
 
   list(): VmInfo[] {
@@ -141,7 +137,8 @@ export class VmManager implements VmManagerApi {
     if (this.closed) throw new LabError({ code: 'ECLOSED', message: 'the VM manager is shutting down' });
     const live = [...this.entries.values()].filter((e) => e.state === 'starting' || e.state === 'running').length;
     if (live >= MAX_RUNNING) throw new LabError({ code: 'EBUSY', message: `${live} VMs are already running; the lab runs at most ${MAX_RUNNING} at once`, hint: 'stop one with stopVm' });
-    if ((options.backend === 'tap' || options.backend === 'af-xdp') && process.getuid?.() !== 0) {
+    const netdev = backendInfo(loneBackend(options.backend)).netdev;
+    if ((netdev === 'tap' || netdev === 'af-xdp') && process.getuid?.() !== 0) {
       throw new LabError({ code: 'EPERM', field: 'backend', message: `backend: ${options.backend} creates network interfaces and needs root (or CAP_NET_ADMIN)`, hint: 'use backend user, stream, dgram, socket or hubport, or run xdplab as root' });
     }
     const vmId = `vm-${randomBytes(3).toString('hex')}`;
@@ -150,7 +147,6 @@ export class VmManager implements VmManagerApi {
     this.forgetOld();
     this.setState(e, 'starting');
     e.starting = this.boot(e).catch((err: unknown) => {
-      this.cleanupBackend(e);
       if (e.stopping) return; // stop() reports the end
       const message = err instanceof LabError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message;
       this.setState(e, 'failed', { error: message });
@@ -167,103 +163,43 @@ export class VmManager implements VmManagerApi {
     }
   }
 
-  /** The -netdev for a backend, and what it needs around it (a lab, a socket directory). */
-  private async backendNic(e: Entry): Promise<NicConfig & { gateway?: string }> {
-    const id = 'n0';
-    let netdev: Netdev;
-    let ip: string | undefined;
-    let gateway: string | undefined;
-    switch (e.backend) {
-      case 'user':
-        netdev = { type: 'user', id } as Netdev; ip = '10.0.2.15/24'; gateway = '10.0.2.2';
-        break;
-      case 'tap': {
-        e.lab = new Lab(`vm ${e.vmId}`);
-        // QEMU creates the tap (we are root) and removes it when it exits.
-        netdev = { type: 'tap', id, ifname: e.lab.name('tap'), script: 'no', downscript: 'no' } as Netdev;
-        break;
-      }
-      case 'stream': {
-        e.scratch = mkdtempSync(join(this.dir, `${e.vmId}-`));
-        // A listening unix socket: connect a peer to it and QMP reports NETDEV_STREAM_CONNECTED.
-        netdev = { type: 'stream', id, server: true, addr: { type: 'unix', path: join(e.scratch, 'net.sock') } } as Netdev;
-        break;
-      }
-      case 'dgram': {
-        const [l, r] = [await freeUdpPort(), await freeUdpPort()];
-        netdev = { type: 'dgram', id, local: { type: 'inet', host: '127.0.0.1', port: String(l) }, remote: { type: 'inet', host: '127.0.0.1', port: String(r) } } as Netdev;
-        break;
-      }
-      case 'socket': {
-        const [l, r] = [await freeUdpPort(), await freeUdpPort()];
-        netdev = { type: 'socket', id, udp: `127.0.0.1:${r}`, localaddr: `127.0.0.1:${l}` } as Netdev;
-        break;
-      }
-      case 'hubport':
-        netdev = { type: 'hubport', id, hubid: 0 } as Netdev;
-        break;
-      case 'af-xdp': {
-        e.lab = new Lab(`vm ${e.vmId}`);
-        const [a] = e.lab.addVethPair({ suffix: 'q' }, { suffix: 'p' });
-        netdev = { type: 'af-xdp', id, ifname: a, mode: 'skb' } as Netdev;
-        break;
-      }
-    }
-    return { netdev: formatNetdevArg(netdev), model: e.nic, ...(ip ? { ip } : {}), ...(gateway ? { gateway } : {}) };
-  }
-
   private async boot(e: Entry): Promise<void> {
     const qemu = this.qemu;
     const caps = await qemuCapabilities(qemu ? { qemu, kvm: false } : { kvm: false });
-    const avail = caps.drivers[e.backend];
-    if (avail && !avail.available) {
+    const backend = loneBackend(e.backend);
+    const avail = caps.drivers[backendInfo(backend).netdev];
+    if (!avail.available) {
       throw new LabError({ code: 'EUNSUPPORTED', field: 'backend', message: `backend: ${caps.binary.realPath} (QEMU ${caps.version}) cannot use ${e.backend}: ${avail.reason ?? 'not built in'}`, hint: 'choose another backend, or another QEMU (one built with it) on this page' });
     }
     this.log(e.vmId, 'info', 'preparing the guest image (built once, then cached)');
     const image = await (this.opts.image ?? (() => ensureGuestImage({ onProgress: (m) => this.log(e.vmId, 'info', m) })))();
     if (this.closed || e.stopping) throw new LabError({ code: 'ESTOPPED', message: 'stopped before it booted' });
-    const nic = await this.backendNic(e);
-    const { gateway, ...nicConfig } = nic;
-    const vm = await startVm({
-      name: `xdplab-${e.vmId}`,
-      image,
-      ...(qemu ? { qemu } : {}),
-      ...(this.opts.memoryMiB ? { memoryMiB: this.opts.memoryMiB } : {}),
-      nics: [nicConfig],
-      ...(gateway ? { gateway } : {}),
-      consoleLogPath: e.consoleLogPath,
-      ...(e.lab ? { lab: e.lab } : {}),
-      control: async (path) => {
-        const qmp = await QmpClient.connect(path, { waitForSocket: true, timeoutMs: 10_000, commandTimeoutMs: 30_000 });
-        e.qmp = qmp;
-        qmp.on('event', (ev: QmpEvent) => {
-          this.emit('qmpEvent', { vmId: e.vmId, event: ev.event, data: ev.data ?? {}, timestamp: ev.timestamp.seconds * 1000 + Math.round(ev.timestamp.microseconds / 1000) });
-        });
-        qmp.once('close', () => { void this.onQmpClosed(e); });
-        return qmp;
-      },
-      onProgress: (m) => this.log(e.vmId, 'info', m),
+    const { group } = await VmGroup.forBackend(backend, {
+      lab: new Lab(`vm ${e.vmId}`), ownsLab: true, lone: true, image, nicModel: e.nic, namePrefix: `xdplab-${e.vmId}`, serverPort: 5201,
+      qemu, memoryMiB: this.opts.memoryMiB, consoleLogPath: () => e.consoleLogPath,
+      onQmp: (_spec, qmp) => this.watchQmp(e, qmp),
+      progress: (m) => this.log(e.vmId, 'info', m),
     });
-    e.vm = vm;
-    if (e.stopping || this.closed) return; // stop() waits for us and powers it off
-    this.setState(e, 'running', { bootMs: vm.bootMs });
+    e.group = group;
+    const [vm] = await group.start();
+    if (e.stopping || this.closed || !vm) return; // stop() waits for us and powers it off
+    this.setState(e, 'running', { bootMs: vm.vm.bootMs });
+  }
+
+  private watchQmp(e: Entry, qmp: QmpClient): void {
+    qmp.on('event', (ev: QmpEvent) => {
+      this.emit('qmpEvent', { vmId: e.vmId, event: ev.event, data: ev.data ?? {}, timestamp: ev.timestamp.seconds * 1000 + Math.round(ev.timestamp.microseconds / 1000) });
+    });
+    qmp.once('close', () => { void this.onQmpClosed(e); });
   }
 
   /** QEMU went away by itself (quit over QMP, the guest powered off, a crash). */
   private async onQmpClosed(e: Entry): Promise<void> {
     if (e.stopping || e.state !== 'running') return;
-    const vm = e.vm;
     this.setState(e, 'stopping');
-    const r = await vm?.stop({ timeoutMs: 2000 }).catch(() => undefined);
-    this.cleanupBackend(e);
+    const [r] = await (e.group?.stop(2000) ?? Promise.resolve([]));
     const clean = !r || r.exitCode === 0;
-    this.setState(e, clean ? 'stopped' : 'failed', clean ? {} : { error: `QEMU exited (${r?.signal ? `signal ${r.signal}` : `exit code ${r?.exitCode}`})` });
-  }
-
-  private cleanupBackend(e: Entry): void {
-    e.lab?.close();
-    e.lab = undefined;
-    if (e.scratch) { rmSync(e.scratch, { recursive: true, force: true }); e.scratch = undefined; }
+    this.setState(e, clean ? 'stopped' : 'failed', clean ? {} : { error: `QEMU exited (${r.signal ? `signal ${r.signal}` : `exit code ${r.exitCode}`})` });
   }
 
   stop(vmId: string): Promise<boolean> {
@@ -273,8 +209,7 @@ export class VmManager implements VmManagerApi {
     e.stopping = (async () => {
       this.setState(e, 'stopping');
       await e.starting;
-      if (e.vm) await e.vm.stop({ timeoutMs: 5000 }).catch((err: Error) => this.log(vmId, 'warn', `stop: ${err.message}`));
-      this.cleanupBackend(e);
+      await e.group?.stop(5000);
       this.setState(e, 'stopped');
       return true;
     })();
@@ -282,24 +217,14 @@ export class VmManager implements VmManagerApi {
   }
 
   console(vmId: string, tailBytes: number): string {
-    const e = this.entry(vmId);
-    let fd: number;
-    try { fd = openSync(e.consoleLogPath, 'r'); } catch { return ''; }
-    try {
-      const size = fstatSync(fd).size;
-      const n = Math.min(size, tailBytes);
-      const buf = Buffer.alloc(n);
-      readSync(fd, buf, 0, n, size - n);
-      // eslint-disable-next-line no-control-regex
-      return buf.toString('utf8').replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-    } finally { closeSync(fd); }
+    return consoleTail(this.entry(vmId).consoleLogPath, tailBytes);
   }
 
   async qmpExecute(vmId: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
-    const e = this.running(vmId);
+    const { vm } = this.running(vmId);
     const refused = qmpRefusal(command, args);
     if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}`, hint: 'run it with xdplab qmp --socket PATH from a shell if you mean it' });
-    return e.qmp.execute(command, args);
+    return vm.qmp.execute(command, args);
   }
 
   async qemuBinaries(): Promise<CommandResult<'qemuBinaries'>> {
@@ -323,8 +248,8 @@ export class VmManager implements VmManagerApi {
   }
 
   async qmpCommands(vmId: string): Promise<string[]> {
-    const e = this.running(vmId);
-    e.commands ??= (await e.qmp.execute('query-commands')).map((c) => c.name).filter((n) => !QMP_REFUSED[n]).sort();
+    const { e, vm } = this.running(vmId);
+    e.commands ??= (await vm.qmp.execute('query-commands')).map((c) => c.name).filter((n) => !QMP_REFUSED[n]).sort();
     return e.commands;
   }
 

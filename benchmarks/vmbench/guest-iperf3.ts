@@ -5,8 +5,8 @@
 import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
 import { parseIperf3Json } from '../tools/iperf3.js';
-import type { StartedVm } from './vms.js';
-import type { ClientSide } from './topology.js';
+import type { GroupVm } from '../qemu/vm-group.js';
+import type { ClientSide } from '../qemu/backend-topology.js';
 
 export interface ClientRun {
   bitsPerSecond: number;
@@ -18,7 +18,7 @@ export interface ClientRun {
 }
 
 /** Starts `iperf3 -s -D` in the guest (daemonized: setsid, so the agent's exec returns at once). */
-export async function startGuestServer(v: StartedVm, port: number): Promise<string> {
+export async function startGuestServer(v: GroupVm, port: number): Promise<string> {
   const args = ['-s', '-D', '-p', String(port)];
   await v.vm.run('iperf3', args, { timeoutMs: 20_000 });
   await waitGuestListening(v, port);
@@ -30,7 +30,7 @@ export async function startGuestServer(v: StartedVm, port: number): Promise<stri
  * socket after each test). Through slirp's hostfwd a client that comes too early is not refused:
  * slirp accepts, fails to reach the guest, and closes ("control socket has closed unexpectedly").
  */
-export async function waitGuestListening(v: StartedVm, port: number): Promise<void> {
+export async function waitGuestListening(v: GroupVm, port: number): Promise<void> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   await v.vm.run('sh', ['-c', `n=0; while [ $n -lt 200 ]; do grep -q ':${hex} [0:]*:0000 0A' /proc/net/tcp6 /proc/net/tcp 2>/dev/null && exit 0; usleep 50000; n=$((n + 1)); done; echo 'iperf3 -s did not listen within 10 s' >&2; exit 1`], { timeoutMs: 20_000 });
 }
@@ -43,7 +43,7 @@ function bytesOf(text: string): number {
 }
 
 /** The error for a VM whose QEMU exited under a run: how it ended and its last console lines. */
-async function exitedError(v: StartedVm): Promise<LabError> {
+async function exitedError(v: GroupVm): Promise<LabError> {
   // stop() on an exited VM only collects its exit status (and removes its files).
   const s = await v.vm.stop();
   const how = s.signal ? `was killed by ${s.signal}` : `exited with code ${s.exitCode}`;
@@ -52,7 +52,7 @@ async function exitedError(v: StartedVm): Promise<LabError> {
 }
 
 /** Rejects as soon as one of the VMs is no longer running; stop() ends the watch. */
-function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
+function watchVms(vms: GroupVm[]): { exited: Promise<never>; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
@@ -68,7 +68,7 @@ function watchVms(vms: StartedVm[]): { exited: Promise<never>; stop(): void } {
 }
 
 /** A client failure is QEMU's when one exited: its exit is noticed a moment after its sockets close. */
-async function qemuExitBehind(vms: StartedVm[]): Promise<LabError | undefined> {
+async function qemuExitBehind(vms: GroupVm[]): Promise<LabError | undefined> {
   for (let i = 0; i < 10; i++) {
     const gone = vms.find((v) => !v.vm.running);
     if (gone) return exitedError(gone);
@@ -91,7 +91,7 @@ function began(text: string): boolean {
 }
 
 /** One iperf3 client run (reverse: -R, the server sends); retried while the server is not up. */
-export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o: { durationMs: number; reverse: boolean; stop?: { stop: boolean } }): Promise<ClientRun> {
+export async function runClient(lab: Lab, side: ClientSide, vms: GroupVm[], o: { durationMs: number; reverse: boolean; stop?: { stop: boolean } }): Promise<ClientRun> {
   const seconds = Math.max(1, Math.round(o.durationMs / 1000));
   // --snd-timeout: a sender whose data stays unacknowledged for 10 s (a link set down, a peer
   // gone) gives up, instead of the run hanging until our limit.
@@ -134,7 +134,7 @@ export async function runClient(lab: Lab, side: ClientSide, vms: StartedVm[], o:
 
 interface Once { code: number | null; stdout: string; stderr: string; timedOut: boolean }
 
-async function runOnce(lab: Lab, side: ClientSide, vms: StartedVm[], args: string[], limitMs: number): Promise<Once> {
+async function runOnce(lab: Lab, side: ClientSide, vms: GroupVm[], args: string[], limitMs: number): Promise<Once> {
   if (side.kind === 'guest') {
     try {
       const r = await vms[side.vm]!.vm.exec('iperf3', args, { timeoutMs: limitMs });

@@ -1,18 +1,14 @@
 // The iperf3 test of one backend: build its topology, boot its VM(s), TCP from the client side to
 // the guest's server (forward) and back (-R, reverse), stop everything. Forward is host -> guest
 // for host<->guest backends and VM a -> VM b for guest<->guest ones.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LabError } from '../contracts/errors.js';
-import { expandBackends, type VmBackendName } from './backends.js';
+import { expandBackends, type VmBackendName } from '../qemu/backends.js';
 import type { VmFault } from './options.js';
 import { runClient, startGuestServer, waitGuestListening, type ClientRun } from './guest-iperf3.js';
 import { capabilitiesFor, hostFacts, requireBackend } from './prerequisites.js';
-import { buildTopology } from './topology.js';
 import { VmTrialError } from './trial-error.js';
 import type { VmTrialContext, VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
-import { commandLineOf, startTopologyVms, stopVms, type StartedVm } from './vms.js';
+import { commandLineOf, VmGroup, type GroupVm } from '../qemu/vm-group.js';
 
 export const GUEST_IPERF3_PORT = 5201;
 
@@ -26,7 +22,7 @@ function resolveBackend(name: string): VmBackendName {
 }
 
 /** Schedules the fault; returns a description of what happened, read when the trial fails. */
-function injectFault(vms: StartedVm[], fault: VmFault | undefined, afterMs: number): { cancel(): void; what(): string | undefined } {
+function injectFault(vms: GroupVm[], fault: VmFault | undefined, afterMs: number): { cancel(): void; what(): string | undefined } {
   if (!fault) return { cancel: () => {}, what: () => undefined };
   let done: string | undefined;
   const target = vms[vms.length - 1]!;
@@ -47,16 +43,15 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
   const caps = await capabilitiesFor(ctx.qemuBinary);
   requireBackend(backend, caps, hostFacts());
   const lab = ctx.lab;
-  const dir = lab.trackFile(mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xlvb-')));
   ctx.progress?.(`${backend}: building the topology`);
-  const topo = await buildTopology(backend, {
-    lab, dir, nicModel: ctx.nicModel, serverPort: GUEST_IPERF3_PORT,
+  const { group, topology: topo } = await VmGroup.forBackend(backend, {
+    lab, qemu: ctx.qemuBinary, image: ctx.image, nicModel: ctx.nicModel, serverPort: GUEST_IPERF3_PORT,
     namePrefix: `xlvb-${lab.id}-${backend}`.slice(0, 36),
   });
   ctx.progress?.(`${backend}: booting ${topo.vms.length} VM(s)`);
-  let vms: StartedVm[];
+  let vms: GroupVm[];
   try {
-    vms = await startTopologyVms(topo, { lab, qemuBinary: ctx.qemuBinary, image: ctx.image });
+    vms = await group.start();
   } catch (err) {
     throw new VmTrialError(err, topo.setupCommands);
   }
@@ -97,6 +92,6 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
     throw new VmTrialError(what ? new LabError({ code: 'EFAULT', message: `${what}: ${text}` }) : err, commandLines);
   } finally {
     fault.cancel();
-    await stopVms(vms);
+    await group.stop();
   }
 }

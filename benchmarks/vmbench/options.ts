@@ -1,7 +1,7 @@
 // The options of `xdplab vm bench` and their checks: light (no QEMU, no native code), so that
 // --help and usage errors work anywhere.
 import { LabError } from '../contracts/errors.js';
-import { expandBackends } from './backends.js';
+import { expandBackends } from '../qemu/backends.js';
 import type { HostFacts } from './prerequisites.js';
 import { VM_TESTS, type VmTestName } from './vm-trial.js';
 

@@ -19,7 +19,7 @@ import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import { macOf, type Endpoint } from '../lab/topology.js';
 
-import type { PacketBackend } from './backends.js';
+import type { PacketBackend } from '../qemu/backends.js';
 
 export interface VmPacketTopology {
   backend: PacketBackend;
@@ -42,12 +42,12 @@ export interface VmPacketTopology {
 
 /** The af-xdp netdev for veth end `ifname` (one queue; QEMU's default mode: native, then skb). */
 export function afXdpNetdev(id: string, ifname: string, mode?: 'native' | 'skb'): Netdev {
-  return { type: 'af-xdp', id, ifname, ...(mode ? { mode } : {}), queues: 1, 'start-queue': 0 } as Netdev;
+  return { type: 'af-xdp', id, ifname, ...(mode ? { mode } : {}), queues: 1, 'start-queue': 0 };
 }
 
 export function tapNetdev(id: string, ifname: string): Netdev {
   // vnet_hdr=off: nothing to offload between a guest and AF_XDP (which has no offloads).
-  return { type: 'tap', id, ifname, script: 'no', downscript: 'no', vnet_hdr: false } as Netdev;
+  return { type: 'tap', id, ifname, script: 'no', downscript: 'no', vnet_hdr: false };
 }
 
 let seq = 0;

@@ -23,12 +23,13 @@ import { invalidOption, LabError } from '../contracts/errors.js';
 import { DEFAULT_FRAME } from '../engines/frames.js';
 import { Lab } from '../lab/lab.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
-import { shellQuote, startVm, type Vm } from '../qemu/vm.js';
+import type { Vm } from '../qemu/vm.js';
+import { commandLineOf, VmGroup } from '../qemu/vm-group.js';
 import type { Sample } from '../contracts/report.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
 import { configurePktgen, pktgenWrites, readGuestNic, runPktgen, stopPktgen, type GuestNicCounters, type PktgenConfig } from './guest-traffic.js';
 import { delta, readLinks, type LinkSnapshot } from './link-stats.js';
-import { isPacketBackend, PACKET_BACKENDS } from './backends.js';
+import { isPacketBackend, PACKET_BACKENDS } from '../qemu/backends.js';
 import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 
@@ -71,11 +72,6 @@ const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resol
 /** A sample interval that gives even a short window a few samples. */
 export function sampleIntervalMs(durationMs: number): number {
   return Math.max(100, Math.min(1000, Math.floor(durationMs / 4)));
-}
-
-/** An argv as a shell command line (quoted only where needed). */
-export function commandText(argv: string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(a) ? a : shellQuote(a))).join(' ');
 }
 
 function checkRun(o: PacketRunOptions): void {
@@ -121,11 +117,12 @@ export class VmPacketRig {
 
   private constructor(
     readonly lab: Lab,
+    private readonly group: VmGroup,
     readonly topology: VmPacketTopology,
     readonly vm: Vm,
     readonly guestMac: string,
   ) {
-    this.commandLines = [commandText([...vm.wrapper, ...vm.commandLine]), ...topology.commandLines];
+    this.commandLines = [commandLineOf(vm), ...topology.commandLines];
   }
 
   get qemuCommandLine(): string { return this.commandLines[0]!; }
@@ -142,7 +139,8 @@ export class VmPacketRig {
     }
     const caps = await qemuCapabilities(o.qemuBinary ? { qemu: o.qemuBinary } : {});
     const lab = new Lab('vmpacket');
-    let vm: Vm | undefined;
+    const guestMac = `52:54:00:${randomBytes(2).toString('hex').replace(/(..)(..)/, '$1:$2')}:01`;
+    let group: VmGroup | undefined;
     try {
       const topology = createVmPacketTopology(lab, backend);
       if (backend === 'af-xdp' && !caps.afXdp.present) {
@@ -152,35 +150,26 @@ export class VmPacketRig {
           hint: 'install libxdp >= 1.4 and libbpf (or build xdp-tools), build QEMU >= 8.2 with --enable-af-xdp, and point --qemu PATH or XDPLAB_QEMU at that binary; xdplab doctor shows qemu-af-xdp',
         });
       }
-      const guestMac = `52:54:00:${randomBytes(2).toString('hex').replace(/(..)(..)/, '$1:$2')}:01`;
-      vm = await startVm({
-        name: o.name ?? `vmpkt-${lab.id}`,
-        image: o.image,
-        ...(o.qemuBinary ? { qemu: o.qemuBinary } : {}),
-        netns: topology.vmNetns,
-        lab,
-        nics: [{ netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` }],
+      group = new VmGroup([{
+        name: o.name ?? `vmpkt-${lab.id}`, netns: topology.vmNetns, extraNetdevs: [],
+        nic: { netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` },
         // No IPv6 in the guest: its router solicitations and MLD reports would be counted.
         kernelArgs: ['ipv6.disable=1'],
-        ...(o.progress ? { onProgress: o.progress } : {}),
-      });
+      }], { lab, ownsLab: true, image: o.image, ...(o.qemuBinary ? { qemu: o.qemuBinary } : {}), ...(o.progress ? { progress: o.progress } : {}) });
+      const [{ vm }] = await group.start();
       // The guest never asks for the peer's MAC (an ICMP error to a txonly frame would).
       await vm.run('arp', ['-i', GUEST_IF, '-s', PEER_IP, topology.peerMac]);
-      return new VmPacketRig(lab, topology, vm, guestMac);
+      return new VmPacketRig(lab, group, topology, vm, guestMac);
     } catch (err) {
-      await vm?.stop({ timeoutMs: 5000 }).catch(() => {});
+      await group?.stop(5000);
       lab.close();
       throw err;
     }
   }
 
-  /** Stops the VM (clean poweroff, then kill) and removes the namespaces and links. */
+  /** Stops the VM (clean poweroff, then kill) and removes the namespaces and links (the group's lab). */
   async close(): Promise<void> {
-    try {
-      await this.vm.stop({ timeoutMs: 8000 });
-    } finally {
-      this.lab.close();
-    }
+    await this.group.stop(8000);
   }
 
   private worker(o: PacketRunOptions, engine: 'txonly' | 'rxonly', onSample?: (ev: WorkerSampleEvent) => void): RunningWorker {

@@ -2,7 +2,7 @@
 // unavailable with its reason, decided before anything starts.
 import type { LabError } from '../contracts/errors.js';
 import type { QemuCapabilities } from '../qemu/capabilities.js';
-import { PACKET_BACKENDS, backendInfo, expandBackends, isPacketBackend, type VmBackendName } from './backends.js';
+import { PACKET_BACKENDS, backendInfo, expandBackends, isPacketBackend, type VmBackendName } from '../qemu/backends.js';
 import { backendProblem, type HostFacts } from './prerequisites.js';
 import type { VmTestName } from './vm-trial.js';
 

@@ -6,8 +6,8 @@ import { LabError } from '../contracts/errors.js';
 import { which } from '../doctor/exec.js';
 import { qemuCapabilities, type QemuCapabilities } from '../qemu/capabilities.js';
 import { formatNetdevArg } from '../qemu/netdev.js';
-import { backendInfo, type VmBackendName } from './backends.js';
-import { afXdpNetdev } from './topology.js';
+import { backendInfo, type VmBackendName } from '../qemu/backends.js';
+import { afXdpNetdev } from '../qemu/backend-topology.js';
 
 /** The facts about this host the checks use (read once per run; tests may pass their own). */
 export interface HostFacts {

@@ -13,11 +13,10 @@ import { Lab } from '../../benchmarks/lab/lab.js';
 import { labStateDir } from '../../benchmarks/lab/state.js';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
 import { ReportSchema, type Report, type Row } from '../../benchmarks/contracts/report.js';
-import { VM_BACKEND_NAMES, type VmBackendName } from '../../benchmarks/vmbench/backends.js';
+import { VM_BACKEND_NAMES, type VmBackendName } from '../../benchmarks/qemu/backends.js';
 import { RunManager } from '../../benchmarks/runs/run-manager.js';
 import { backendProblem, capabilitiesFor, hostFacts } from '../../benchmarks/vmbench/prerequisites.js';
-import { buildTopology } from '../../benchmarks/vmbench/topology.js';
-import { startTopologyVms, stopVms, type StartedVm } from '../../benchmarks/vmbench/vms.js';
+import { VmGroup } from '../../benchmarks/qemu/vm-group.js';
 import { suite } from '../helpers/requirements.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -55,7 +54,7 @@ function strayNamespaces(before: Set<string>): string[] {
 function leftovers(): { processes: string[]; dirs: string[] } {
   let processes: string[] = [];
   try { processes = execFileSync('pgrep', ['-a', '-f', 'qemu-system.*-name xlvb-'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean); } catch { /* none */ }
-  const dirs = [...new Set([tmpdir(), '/tmp'])].flatMap((d) => readdirSync(d).filter((n) => n.startsWith('xdplab-xlvb-') || /^xlvb-[A-Za-z0-9]{6}$/.test(n)).map((n) => join(d, n)));
+  const dirs = [...new Set([tmpdir(), '/tmp'])].flatMap((d) => readdirSync(d).filter((n) => n.startsWith('xdplab-xlvb-') || /^xlvb-.*-[A-Za-z0-9]{6}$/.test(n)).map((n) => join(d, n)));
   return { processes, dirs };
 }
 
@@ -187,12 +186,9 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
   describe('a running VM over QMP', () => {
     it('set_link off then on: the guest sees its carrier drop and come back; query-rx-filter has the NIC\'s MAC', async () => {
       const lab = new Lab('vmbench-test');
-      let vms: StartedVm[] = [];
+      const { group } = await VmGroup.forBackend('user', { lab, ownsLab: true, qemu: QEMU, image, nicModel: 'virtio-net-pci', namePrefix: `xlvb-${lab.id}-qmp`, serverPort: 5201 });
       try {
-        const dir = lab.trackFile(mkdtempSync(join(tmpdir(), 'xlvb-')));
-        const topo = await buildTopology('user', { lab, dir, nicModel: 'virtio-net-pci', serverPort: 5201, namePrefix: `xlvb-${lab.id}-qmp` });
-        vms = await startTopologyVms(topo, { lab, qemuBinary: QEMU, image });
-        const { vm, qmp } = vms[0]!;
+        const { vm, qmp } = (await group.start())[0]!;
         const carrier = async () => (await vm.run('cat', ['/sys/class/net/eth0/carrier'])).trim();
         const waitCarrier = async (want: string) => {
           let got = '';
@@ -210,8 +206,7 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
         const filters = await qmp.execute('query-rx-filter');
         expect(filters.map((f) => f['main-mac'])).toContain(mac);
       } finally {
-        await stopVms(vms);
-        lab.close();
+        await group.stop();
       }
     }, 120_000);
   });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../benchmarks/cli/io.js';
 import { parseVmBenchArgs } from '../../benchmarks/cli/commands/vm-bench.js';
 import { driverAvailability, type QemuCapabilities } from '../../benchmarks/qemu/capabilities.js';
-import { VM_BACKEND_NAMES, expandBackends } from '../../benchmarks/vmbench/backends.js';
+import { VM_BACKEND_NAMES, expandBackends } from '../../benchmarks/qemu/backends.js';
 import { planVmRows } from '../../benchmarks/vmbench/plan.js';
 import type { HostFacts } from '../../benchmarks/vmbench/prerequisites.js';
 

@@ -2,7 +2,7 @@
 // when it ends, and reports/<time>-<id>/ in the bench report's schema.
 import { join } from 'node:path';
 import { LabError } from '../../contracts/errors.js';
-import { BACKEND_ALIASES, VM_BACKENDS } from '../../vmbench/backends.js';
+import { BACKEND_ALIASES, VM_BACKENDS } from '../../qemu/backends.js';
 import { NIC_MODELS, VM_BENCH_DEFAULTS, VM_BENCH_QUICK, VM_FAULTS, parseTests, validateVmBench, type VmBenchOptions, type VmFault } from '../../vmbench/options.js';
 import { VM_TESTS } from '../../vmbench/vm-trial.js';
 import { parseFlags, UsageError, type Io } from '../io.js';

@@ -3,12 +3,13 @@
 // bridges, a vde_switch, veth pairs), and where iperf3's server and client run. The server is
 // always in a guest (every backend reaches one); the client is on the host side (the host, or
 // the lab namespace that holds the tap) or in a second VM for backends that join two VMs.
+// A lone VM (the VMs page) is the first VM alone: a pair's listening side (stream server, ...).
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
-import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
-import type { NicConfig } from '../qemu/vm.js';
+import { formatNetdevArg, type Netdev } from './netdev.js';
+import type { NicConfig } from './vm.js';
 import type { VmBackendName } from './backends.js';
 import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
 
@@ -24,6 +25,7 @@ export interface VmSpec {
   gateway?: string;
   /** Start this VM only once the listener exists (the VMs before it are already starting). */
   after?: Listener;
+  kernelArgs?: string[];
 }
 
 export type ClientSide = { kind: 'host'; netns?: string; address: string; port: number } | { kind: 'guest'; vm: number; address: string; port: number };
@@ -49,6 +51,8 @@ export interface TopologyEnv {
   namePrefix: string;
   /** The guest's iperf3 server port. */
   serverPort: number;
+  /** Only the first VM: no peer VM (its iperf3 roles then name a VM that is not started). */
+  lone?: boolean;
 }
 
 /** TEST-NET-1 for lab links: .1 the host side, .2 and .3 the guests. */
@@ -139,6 +143,11 @@ export function afXdpNetdev(ifname: string): Netdev {
 
 /** Creates the lab resources of a backend and returns its topology. */
 export async function buildTopology(backend: VmBackendName, env: TopologyEnv): Promise<Topology> {
+  const t = await wire(backend, env);
+  return env.lone ? { ...t, vms: t.vms.slice(0, 1) } : t;
+}
+
+async function wire(backend: VmBackendName, env: TopologyEnv): Promise<Topology> {
   const cmds: string[] = [];
   switch (backend) {
     case 'user': {
