@@ -160,7 +160,6 @@ async function main(): Promise<void> {
   const client = new EngineClient({
     start: forkEngine,
     warn,
-    onReady: (ready) => { if (!ready.runsAvailable) warn(`runs are not available: ${ready.runsWhy}`); },
   });
   engine = client;
   client.start();

@@ -3,20 +3,11 @@
 // flag and list what it allows. Every field carries its CLI flag and help text as metadata, so
 // `xdplab bench --help`, the flag names in errors and the UI's lists come from here.
 import { z } from 'zod';
-import { AFXDP_MODES, BurstSchema, ENGINE_NAMES, FrameBytesSchema, MAX_FRAME_BYTES, MIN_FRAME_BYTES } from './datapath.js';
+import { BurstSchema, FrameBytesSchema } from './datapath.js';
 import { invalidOption, parseOrThrow } from './errors.js';
+import { AFXDP_MODES, GENERATORS, HOST_TESTS, MAX_FRAME_BYTES, MIN_FRAME_BYTES, NIC_MODELS, REFERENCES, VM_FAULTS, VM_TESTS } from './vocabulary.js';
 
-export const HOST_TESTS = [...ENGINE_NAMES, 'iperf3'] as const;
-export const GENERATORS = ['xdplab', 'testpmd'] as const;
-export const REFERENCES = ['testpmd'] as const;
-
-/** Tests a VM row runs. iperf3: TCP host <-> guest (or guest <-> guest); txonly: xdplab sends
- * to the guest, which counts; rxonly: the guest sends (kernel pktgen), xdplab counts. */
-export const VM_TESTS = ['iperf3', 'txonly', 'rxonly'] as const;
 export type VmTestName = (typeof VM_TESTS)[number];
-export const NIC_MODELS = ['virtio-net-pci', 'e1000'] as const;
-/** Faults a run can inject into VM iperf3 trials, to see how it reports them. */
-export const VM_FAULTS = ['kill-qemu', 'link-down'] as const;
 
 type FieldMeta = { flag: string; description: string };
 const meta = (flag: string, description: string): FieldMeta => ({ flag, description });
@@ -93,11 +84,24 @@ function unwrapObject(s: z.ZodType): z.ZodObject | undefined {
   return t instanceof z.ZodObject ? t : undefined;
 }
 
-/** Every flag with its help text, in the schema's order (`xdplab bench --help`). */
-export function scenarioFlags(): FieldMeta[] {
-  return Object.values(ScenarioSchema.shape).flatMap((f) => {
+/** A scenario field as a CLI flag: how its text becomes the value (durations are in seconds). */
+export interface ScenarioFlag extends FieldMeta { key: string; kind: 'boolean' | 'list' | 'number-list' | 'number' | 'seconds' | 'string'; defaultValue?: unknown }
+
+function flagKind(key: string, f: z.ZodType): ScenarioFlag['kind'] {
+  let t: z.ZodType = f;
+  while (t instanceof z.ZodOptional || t instanceof z.ZodDefault) t = t.unwrap() as z.ZodType;
+  if (t instanceof z.ZodBoolean) return 'boolean';
+  if (t instanceof z.ZodArray) return t.element instanceof z.ZodNumber ? 'number-list' : 'list';
+  if (t instanceof z.ZodNumber) return key.endsWith('Ms') ? 'seconds' : 'number';
+  return 'string';
+}
+
+/** Every top-level flag with its help text and default, in the schema's order (`xdplab bench`). */
+export function scenarioFlags(): ScenarioFlag[] {
+  return Object.entries(ScenarioSchema.shape).flatMap(([key, f]) => {
     const m = f.meta();
-    return typeof m?.flag === 'string' && m.description ? [{ flag: m.flag, description: m.description }] : [];
+    if (typeof m?.flag !== 'string' || !m.description) return [];
+    return [{ key, flag: m.flag, description: m.description, kind: flagKind(key, f), ...(f instanceof z.ZodDefault ? { defaultValue: f.def.defaultValue } : {}) }];
   });
 }
 

@@ -53,7 +53,8 @@ export const WorkerEventSchema = z.discriminatedUnion('event', [
 ]);
 export type WorkerEvent = z.infer<typeof WorkerEventSchema>;
 export type WorkerSampleEvent = Extract<WorkerEvent, { event: 'sample' }>;
-export type WorkerReady = Extract<WorkerEvent, { event: 'ready' }>;
+/** What a started worker reports once its port is open: how the kernel attached it. */
+export interface WorkerReady { mode: z.infer<typeof AfXdpModeSchema>; zeroCopy: boolean }
 
 export const WorkerResultSchema = z.discriminatedUnion('ok', [
   z.object({

@@ -43,7 +43,7 @@ export function startWorker(lab: Lab, spec: WorkerSpecInput, onSample?: (s: Work
   createInterface({ input: child.stderr! }).on('line', (line) => {
     const ev = parseJsonLine(line, WorkerEventSchema);
     if (!ev) { errLines.push(line); return; }
-    if (ev.event === 'ready') resolveReady(ev);
+    if (ev.event === 'ready') resolveReady({ mode: ev.mode, zeroCopy: ev.zeroCopy });
     else if (ev.event === 'sample') onSample?.(ev);
   });
   const done = new Promise<WorkerOutcome>((resolve) => {

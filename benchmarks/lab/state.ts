@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { removeResources, type LabState } from './lab.js';
+import { removeResources, type LabState } from './resources.js';
 
 export function labStateDir(): string {
   return process.env.XDPLAB_STATE_DIR ?? (process.getuid?.() === 0 ? '/run/xdplab/labs' : join(process.env.XDG_RUNTIME_DIR ?? '/tmp', 'xdplab', 'labs'));

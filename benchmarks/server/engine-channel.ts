@@ -15,7 +15,7 @@ export const ToHostSchema = z.object({ kind: z.literal('call'), seq: Seq, reques
 /** host -> main */
 export const FromHostSchema = z.discriminatedUnion('kind', [
   /** The engine is up (once per host process). */
-  z.object({ kind: z.literal('ready'), runsAvailable: z.boolean(), runsWhy: z.string().optional() }),
+  z.object({ kind: z.literal('ready') }),
   z.object({ kind: z.literal('reply'), seq: Seq, response: ResponseSchema }),
   z.object({ kind: z.literal('event'), message: EventMessageSchema }),
 ]);

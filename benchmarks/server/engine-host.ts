@@ -78,9 +78,8 @@ function serve(channel: ParentChannel): void {
   });
 
   engineReady.then((engine) => {
-    if (!engine.runsAvailable) warn(`runs are not available: ${engine.runsWhy}`);
     engine.service.onEvent((message) => { try { channel.send({ kind: 'event', message }); } catch (err) { warn(`an event could not be sent: ${errorText(err)}`); } });
-    channel.send({ kind: 'ready', runsAvailable: engine.runsAvailable, ...(engine.runsWhy !== undefined ? { runsWhy: engine.runsWhy } : {}) });
+    channel.send({ kind: 'ready' });
   }, (err: unknown) => {
     warn(`the engine failed to start: ${errorText(err)}`);
     process.exit(1);

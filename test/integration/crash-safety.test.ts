@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { attachedXdp } from '../../benchmarks/lab/xdp-leftovers.js';
-import type { LabState } from '../../benchmarks/lab/lab.js';
+import type { LabState } from '../../benchmarks/lab/resources.js';
 import { suite } from '../helpers/requirements.js';
 import { createVethLab } from '../helpers/veth-lab.js';
 

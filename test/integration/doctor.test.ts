@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { labStateDir } from '../../benchmarks/lab/state.js';
-import type { LabState } from '../../benchmarks/lab/lab.js';
+import type { LabState } from '../../benchmarks/lab/resources.js';
 import { suite } from '../helpers/requirements.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -141,7 +141,7 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsente
       expect(r.attached).toEqual({ mode: 'skb', zeroCopy: false });
       expect(r.stats.packetsPerSecond.median).toBeGreaterThan(0);
       // The workers opened their ports on sockets from the helper.
-      expect(r.commandLines.join(' ')).toMatch(/--sock-fds 3 --ifindex \d+/);
+      expect(r.commandLines.join(' ')).toMatch(/"provided":\{"sockFds":"3","ifindex":\d+\}/);
     }
     expect(report.rows[0].trials[0].metrics.peerReceivedPackets).toBeGreaterThan(0);
     const validate = new Ajv2020.default({ strict: false }).compile(schema);

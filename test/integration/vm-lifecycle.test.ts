@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { LabState } from '../../benchmarks/lab/lab.js';
+import type { LabState } from '../../benchmarks/lab/resources.js';
 import { labStateDir } from '../../benchmarks/lab/state.js';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
 import type { VmEvents } from '../../benchmarks/server/vm-manager-api.js';

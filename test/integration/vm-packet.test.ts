@@ -135,7 +135,7 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
     const out: VmTrialOutcome = await runVmPacketTrial(context({ test: 'txonly' }, progress, samples));
     expect(out.commandLines[0]).toMatch(/^ip netns exec xl-[0-9a-f]{6}-v\d+ (setpriv --pdeathsig KILL )?\S*qemu-system-x86_64 /);
     expect(out.commandLines[0]).toMatch(/-netdev tap,id=n0,ifname=xl-[0-9a-f]{6}-t\d+,script=no,downscript=no,vnet_hdr=off -device virtio-net-pci,netdev=n0,mac=52:54:00:/);
-    expect(out.commandLines[1]).toMatch(/worker\.js .*--engine txonly --mode skb/);
+    expect(out.commandLines[1]).toMatch(/worker\.js .*"engine":"txonly","mode":"skb"/);
     expect(out.attached?.mode).toBe('skb');
     const m = out.metrics;
     expect(m.packetsPerSecond).toBeGreaterThan(0);

@@ -4,77 +4,77 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { UsageError, type Io } from '../io.js';
 import type { Report } from '../../contracts/report.js';
+import { scenarioFlags, type ScenarioFlag } from '../../contracts/scenario.js';
 
+/** The options a run of `xdplab bench` takes besides the scenario's. */
+const FACE_OPTIONS = {
+  quick: { type: 'boolean', help: '--quick               one short trial per row (under 30 s for the default matrix)' },
+  helper: { type: 'string', help: '--helper SOCKET       run without root: xdplab helper at SOCKET creates the topology and the\n                        AF_XDP sockets (default: $XDPLAB_HELPER when set); engine rows only' },
+  out: { type: 'string', help: '--out DIR             reports directory (default ./reports)' },
+  json: { type: 'boolean', help: '--json                print the report as JSON instead of the table' },
+  help: { type: 'boolean', short: 'h', help: '-h, --help            this help' },
+} as const;
+
+const ARG: Record<ScenarioFlag['kind'], string> = { boolean: '', list: ' LIST', 'number-list': ' LIST', number: ' N', seconds: ' SECONDS', string: ' NAME' };
+
+function shownDefault(f: ScenarioFlag): string {
+  const v = f.defaultValue;
+  if (v === undefined || v === false || (Array.isArray(v) && v.length === 0)) return '';
+  const text = Array.isArray(v) ? v.join(',') : typeof v === 'number' && f.kind === 'seconds' ? String(v / 1000) : String(v);
+  return ` (default ${text})`;
+}
+
+/** The usage, from the scenario schema's metadata: flags, help and defaults are declared there. */
 export const BENCH_USAGE = `Usage: xdplab bench [options]
 
 Runs testpmd-style engines and iperf3 through xdplab's AF_XDP datapath on a temporary pair of
 network namespaces (created and removed by the run), with dpdk-testpmd as reference when asked.
 With no options: txonly, rxonly, io x native, skb, and iperf3 TCP through the datapath.
+VM backends: xdplab vm bench.
 
 Options:
-  --engines LIST        txonly,rxonly,io,macswap,iperf3 (default txonly,rxonly,io,iperf3)
-  --modes LIST          native,skb (default both)
-  --frame-bytes LIST    frame sizes, 60..3840 (default 64)
-  --duration SECONDS    measured window per trial (default 3)
-  --warmup SECONDS      before each window (default 0.5)
-  --trials N            trials per row (default 3)
-  --queues N            device queues (default 1)
-  --burst N             frames per burst (default 64)
-  --flows N             UDP flows (source ports) (default 1)
-  --copy                force copy mode (XDP_COPY)
-  --generator NAME      traffic for rxonly/io: xdplab or testpmd (default xdplab)
-  --reference testpmd   add dpdk-testpmd's AF_XDP PMD rows beside xdplab's
-  --parallel N          iperf3 streams (default 1)
-  --reverse             iperf3 server-to-client
-  --ifname IF --peer IF use an existing interface and its peer instead of the embedded lab
-  --netns NS --peer-netns NS   their namespaces
-  --quick               one short trial per row (under 30 s for the default matrix)
-  --helper SOCKET       run without root: xdplab helper at SOCKET creates the topology and the
-                        AF_XDP sockets (default: $XDPLAB_HELPER when set); engine rows only,
-                        the others are marked unavailable
-  --out DIR             reports directory (default ./reports)
-  --json                print the report as JSON instead of the table
-  -h, --help            this help
+${scenarioFlags().map((f) => `  ${`${f.flag}${ARG[f.kind]}`.padEnd(22)}${f.description}${shownDefault(f)}`).join('\n')}
+${Object.values(FACE_OPTIONS).map((o) => `  ${o.help}`).join('\n')}
 `;
 
-function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
-}
-
-function num(name: string, v: string | undefined, scale = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`xdplab bench: --${name}: expected a number, got '${v}'`);
-  return Math.round(n * scale);
+function fromText(f: ScenarioFlag, text: string): unknown {
+  const number = (t: string, scale = 1) => {
+    const n = Number(t);
+    if (t.trim() === '' || !Number.isFinite(n)) throw new UsageError(`xdplab bench: ${f.flag}: expected a number, got '${t}'`);
+    return Math.round(n * scale);
+  };
+  const list = () => text.split(',').map((x) => x.trim()).filter(Boolean);
+  switch (f.kind) {
+    case 'list': return list();
+    case 'number-list': return list().map((x) => number(x));
+    case 'number': return number(text);
+    case 'seconds': return number(text, 1000);
+    default: return text;
+  }
 }
 
 export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { scenario: Record<string, unknown>; quick: boolean; json: boolean; out?: string; helper?: string; help: boolean } {
+  const flags = scenarioFlags();
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = Object.fromEntries([
+    ...flags.map((f) => [f.flag.slice(2), { type: f.kind === 'boolean' ? 'boolean' : 'string' }] as const),
+    ...Object.entries(FACE_OPTIONS).map(([k, o]) => [k, { type: o.type, ...('short' in o ? { short: o.short } : {}) }] as const),
+  ]);
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args, strict: true, allowPositionals: false,
-      options: {
-        engines: { type: 'string' }, modes: { type: 'string' }, 'frame-bytes': { type: 'string' }, duration: { type: 'string' },
-        warmup: { type: 'string' }, trials: { type: 'string' }, queues: { type: 'string' }, burst: { type: 'string' }, flows: { type: 'string' },
-        copy: { type: 'boolean' }, generator: { type: 'string' }, reference: { type: 'string' }, parallel: { type: 'string' }, reverse: { type: 'boolean' },
-        ifname: { type: 'string' }, peer: { type: 'string' }, netns: { type: 'string' }, 'peer-netns': { type: 'string' },
-        quick: { type: 'boolean' }, out: { type: 'string' }, helper: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options }));
   } catch (err) {
     throw new UsageError(`xdplab bench: ${(err as Error).message}`);
   }
-  const v = values as Record<string, string | undefined> & Record<'copy' | 'reverse' | 'quick' | 'json' | 'help', boolean | undefined>;
-  const scenario: Record<string, unknown> = {
-    tests: list(v.engines), modes: list(v.modes), frameBytes: list(v['frame-bytes'])?.map((x) => num('frame-bytes', x)),
-    durationMs: num('duration', v.duration, 1000), warmupMs: num('warmup', v.warmup, 1000), trials: num('trials', v.trials),
-    queues: num('queues', v.queues), burst: num('burst', v.burst), flows: num('flows', v.flows), copy: v.copy,
-    generator: v.generator, reference: list(v.reference), parallel: num('parallel', v.parallel), reverse: v.reverse,
-    ifname: v.ifname, peer: v.peer, netns: v.netns, peerNetns: v['peer-netns'],
-  };
-  for (const k of Object.keys(scenario)) if (scenario[k] === undefined) delete scenario[k];
-  const helper = v.helper ?? (env.XDPLAB_HELPER || undefined);
-  return { scenario, quick: !!v.quick, json: !!v.json, ...(v.out ? { out: v.out } : {}), ...(helper ? { helper } : {}), help: !!v.help };
+  // Values are the schema's to check (RunManager.start): here only text becomes numbers and lists.
+  const scenario: Record<string, unknown> = {};
+  for (const f of flags) {
+    const v = values[f.flag.slice(2)];
+    if (v !== undefined) scenario[f.key] = typeof v === 'boolean' ? v : fromText(f, v);
+  }
+  const text = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
+  const helper = text('helper') ?? (env.XDPLAB_HELPER || undefined);
+  const out = text('out');
+  return { scenario, quick: values.quick === true, json: values.json === true, ...(out ? { out } : {}), ...(helper ? { helper } : {}), help: values.help === true };
 }
 
 function fmt(x: number | undefined, scale: number): string {

@@ -62,7 +62,6 @@ export async function run(args: string[], io: Io, hooks: ServeHooks = {}): Promi
     await engine.close();
     throw err;
   }
-  if (!engine.runsAvailable) io.err(`xdplab serve: runs are not available: ${engine.runsWhy}\n`);
   if (process.getuid?.() === 0) io.err('xdplab serve: running as root (the lab needs it for namespaces and AF_XDP); the UI is reachable only from this machine and only with the token\n');
   io.out(`xdplab serve: open ${server.url}\n`);
   io.out('xdplab serve: the token in the URL is required; Ctrl-C stops the server\n');

@@ -1,5 +1,6 @@
-// LabApi's types, the only thing the renderer takes from the engine (types only: no runtime code
-// of benchmarks/ ends up in the bundle), plus the lists the UI offers, checked against them.
+// LabApi's types and the lab's vocabulary, all the renderer takes from the engine: types, and
+// the lists it offers from contracts/vocabulary.ts (constants with no imports: no engine code and
+// no zod end up in the bundle).
 import type { CommandArgs, CommandName, CommandResult, EventMessage, EventName, EventPayload, LabApi, Request, Response } from '../../../benchmarks/api/lab-api.js';
 import type { Report, Row, Sample } from '../../../benchmarks/contracts/report.js';
 import type { Scenario } from '../../../benchmarks/contracts/scenario.js';
@@ -14,10 +15,5 @@ export type StartRunArgs = CommandArgs<'startRun'>;
 export type Comparison = CommandResult<'compareReports'>;
 export type LabErrorJson = { code: string; message: string; field?: string; hint?: string };
 
-export const ENGINES = ['txonly', 'rxonly', 'io', 'macswap', 'iperf3'] as const satisfies readonly Engine[];
-export const MODES = ['native', 'skb'] as const satisfies readonly Mode[];
-export const FRAME_SIZES = [64, 128, 256, 512, 1024, 1518] as const;
-export const MIN_FRAME_BYTES = 60;
-export const MAX_FRAME_BYTES = 4096 - 256;
+export { HOST_TESTS as ENGINES, AFXDP_MODES as MODES, COMMON_FRAME_SIZES as FRAME_SIZES, MIN_FRAME_BYTES, MAX_FRAME_BYTES, NIC_MODELS as VM_NICS } from '../../../benchmarks/contracts/vocabulary.js';
 export const VM_BACKENDS = ['user', 'tap', 'stream', 'dgram', 'socket', 'hubport', 'af-xdp'] as const satisfies readonly VmBackend[];
-export const VM_NICS = ['virtio-net-pci', 'e1000'] as const satisfies readonly VmNic[];
