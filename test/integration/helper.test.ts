@@ -19,7 +19,8 @@ import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 const XDPLAB = fileURLToPath(new URL('../../bin/xdplab.js', import.meta.url));
 const schema = JSON.parse(readFileSync(new URL('../../benchmarks/report/report.schema.json', import.meta.url), 'utf8'));
-const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+// stderr ignored: listing while the helper deletes a namespace prints "Peer netns reference is invalid.".
+const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
 /** setpriv for another user with no capabilities (UNPRIVILEGED is uid/gid 65534). */
 const asUser = (uid: number, gid: number) => UNPRIVILEGED.map((a) => a.replace('--reuid=65534', `--reuid=${uid}`).replace('--regid=65534', `--regid=${gid}`));
 
