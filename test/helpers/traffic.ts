@@ -43,9 +43,10 @@ export interface Delivery { sent: number; received: number[]; corrupt: number; p
 
 /**
  * Sends `count` frames tagged `tag` on tx queue `txQueue` of `from`, paced in bursts so that
- * nothing overflows, and receives on every queue of `to` until all arrived or timeoutMs passed.
+ * nothing overflows (a full tx ring is retried), and receives on every queue of `to` until all
+ * arrived; timeoutMs is only the deadline for frames that never come (lost for real).
  */
-export function deliver(from: AfXdpPort, to: AfXdpPort, count: number, tag: number, txQueue = 0, timeoutMs = 3000): Delivery {
+export function deliver(from: AfXdpPort, to: AfXdpPort, count: number, tag: number, txQueue = 0, timeoutMs = 20000): Delivery {
   const tx = new FrameBatch(32);
   const rx = new FrameBatch(64);
   const q = from.queues[txQueue]!;
@@ -53,6 +54,7 @@ export function deliver(from: AfXdpPort, to: AfXdpPort, count: number, tag: numb
   const received: number[] = [];
   const perQueue = to.queues.map(() => 0);
   let sent = 0, corrupt = 0;
+  const base = from.stats().txPackets;
   const deadline = Date.now() + timeoutMs;
   while ((sent < count || received.length < count) && Date.now() < deadline) {
     if (sent < count && sent - received.length < 256) {
@@ -69,23 +71,29 @@ export function deliver(from: AfXdpPort, to: AfXdpPort, count: number, tag: numb
       rq.release(rx);
     });
   }
-  // Let the last completions come back so tx statistics are final.
-  const until = Date.now() + 200;
-  while (Date.now() < until && from.stats().txPackets < sent) from.reclaim();
+  // Let the last completions come back so tx statistics are final (they follow the frames that
+  // arrived; a deadline only for a kernel that never completes them).
+  const completed = Date.now() + timeoutMs;
+  while (from.stats().txPackets - base < sent && Date.now() < completed) from.reclaim();
   return { sent, received, corrupt, perQueue };
 }
 
-/** Sends `count` test frames and waits (bounded) until the kernel completed them all. */
-export function send(from: AfXdpPort, count: number, tag: number, txQueue = 0, timeoutMs = 3000): number {
+/**
+ * Sends `count` test frames numbered from `first` (a full tx ring is retried) and waits until the
+ * kernel completed them all; timeoutMs is the deadline for completions that never come. Returns
+ * how many completed.
+ */
+export function send(from: AfXdpPort, count: number, tag: number, o: { first?: number; txQueue?: number; timeoutMs?: number } = {}): number {
   const tx = new FrameBatch(32);
-  const q = from.queues[txQueue]!;
+  const q = from.queues[o.txQueue ?? 0]!;
+  const first = o.first ?? 0;
   let sent = 0;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + (o.timeoutMs ?? 20000);
   const done = () => from.stats().txPackets;
   const base = done();
   while ((sent < count || done() - base < sent) && Date.now() < deadline) {
     if (sent < count && sent - (done() - base) < 128) {
-      sent += queueFrames(q, tx, tag, sent, count - sent);
+      sent += queueFrames(q, tx, tag, first + sent, count - sent);
     }
     from.reclaim();
   }

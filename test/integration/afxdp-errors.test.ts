@@ -5,14 +5,29 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LabError } from '../../benchmarks/contracts/errors.js';
 import { AfXdpPort, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
-import { suite } from '../helpers/requirements.js';
-import { nodeInNetns, UNPRIVILEGED } from '../helpers/processes.js';
+import { itNeeds, suite } from '../helpers/requirements.js';
+import { nodeInNetns, UNPRIVILEGED, type Child } from '../helpers/processes.js';
+import { checkoutFor } from '../helpers/readable-checkout.js';
 import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 suite('AfXdpPort bad input and privileges', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'prlimit'] }, () => {
   let v: VethLab;
+  const children: Child[] = [];
   beforeAll(() => { v = createVethLab(); });
-  afterAll(() => v?.lab.close());
+  afterAll(() => {
+    for (const c of children) c.kill();
+    v?.lab.close();
+  });
+  /** Runs open-port.mjs (a fixture name or path) in v.nsA through `wrap`; its JSON line once it has exited. */
+  const openPortAs = async (wrap: string[], script: string, ...args: unknown[]) => {
+    const c = nodeInNetns(v.nsA, script, args.map((a) => JSON.stringify(a)), wrap);
+    children.push(c);
+    const line = await c.next((l) => l.startsWith('{'));
+    expect(await c.closed, `open-port.mjs exit code; stdout: ${c.lines.join(' | ')}`).toBe(0);
+    return JSON.parse(line);
+  };
+  /** Where uid 65534 finds the fixture (a copy if it cannot read this checkout). */
+  const unprivileged = checkoutFor(UNPRIVILEGED);
 
   const openErr = (options: Record<string, unknown>, tuning?: Record<string, unknown>): LabError => {
     try {
@@ -79,9 +94,8 @@ suite('AfXdpPort bad input and privileges', { root: true, tools: ['ip', 'ethtool
     expect(e.message).toMatch(/no XDP program loaded on/);
   });
 
-  it('no permission: an unprivileged user gets EPERM with what to grant', async () => {
-    const c = nodeInNetns(v.nsA, 'open-port.mjs', [JSON.stringify({ ifname: v.ifA })], UNPRIVILEGED);
-    const out = JSON.parse(await c.next((l) => l.startsWith('{')));
+  itNeeds('no permission: an unprivileged user gets EPERM with what to grant', { asUser: UNPRIVILEGED }, async () => {
+    const out = await openPortAs(UNPRIVILEGED, unprivileged.fixture('open-port.mjs'), { ifname: v.ifA });
     expect(out.ok).toBe(false);
     expect(out.error.code).toBe('EPERM');
     expect(out.error.hint).toMatch(/CAP_NET_ADMIN/);
@@ -90,15 +104,14 @@ suite('AfXdpPort bad input and privileges', { root: true, tools: ['ip', 'ethtool
 
   it('UMEM larger than RLIMIT_MEMLOCK allows (root without CAP_IPC_LOCK, 8 MiB limit, 16 MiB UMEM)', async () => {
     const wrap = ['prlimit', '--memlock=8388608:8388608', 'setpriv', '--inh-caps=-ipc_lock', '--bounding-set=-ipc_lock'];
-    const c = nodeInNetns(v.nsA, 'open-port.mjs', [JSON.stringify({ ifname: v.ifA }), JSON.stringify({ frameCount: 4096 })], wrap);
-    const out = JSON.parse(await c.next((l) => l.startsWith('{')));
+    const out = await openPortAs(wrap, 'open-port.mjs', { ifname: v.ifA }, { frameCount: 4096 });
     expect(out.ok).toBe(false);
     expect(out.error.field).toBe('frameCount');
     expect(out.error.message).toMatch(/16 MiB UMEM/);
     expect(out.error.hint).toMatch(/RLIMIT_MEMLOCK/);
     nothingAttached();
     // The same limit holds a UMEM that fits.
-    const ok = nodeInNetns(v.nsA, 'open-port.mjs', [JSON.stringify({ ifname: v.ifA }), JSON.stringify({ frameCount: 1024 })], wrap);
-    expect(JSON.parse(await ok.next((l) => l.startsWith('{')))).toMatchObject({ ok: true, mode: 'native' });
+    expect(await openPortAs(wrap, 'open-port.mjs', { ifname: v.ifA }, { frameCount: 1024 })).toMatchObject({ ok: true, mode: 'native' });
+    nothingAttached();
   });
 });

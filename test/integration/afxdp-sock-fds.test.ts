@@ -6,15 +6,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AfXdpPort, FdReceiver, queryXdp, withNetns } from '../../native/index.js';
 import { resolveIfindex } from '../../native/afxdp/port.js';
-import { suite } from '../helpers/requirements.js';
+import { itNeeds, suite } from '../helpers/requirements.js';
 import { deliver, send } from '../helpers/traffic.js';
 import { nodeInNetns, start, fixture, UNPRIVILEGED, type Child } from '../helpers/processes.js';
+import { checkoutFor } from '../helpers/readable-checkout.js';
 import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 suite('inhibit=on with sock-fds from another process', { root: true, tools: ['ip', 'ethtool', 'setpriv'] }, () => {
   let v: VethLab;
   let dir: string;
   const children: Child[] = [];
+  /** Where uid 65534 finds the consumer fixture (a copy if it cannot read this checkout). */
+  const unprivileged = checkoutFor(UNPRIVILEGED);
   beforeAll(() => {
     v = createVethLab({ channels: 2 });
     dir = mkdtempSync(join(tmpdir(), 'xdplab-fds-'));
@@ -36,7 +39,7 @@ suite('inhibit=on with sock-fds from another process', { root: true, tools: ['ip
     const provider = start(process.execPath, [fixture('provide-sockets.mjs'), v.nsB, v.ifB, '2', path, 'native']);
     children.push(provider);
     try {
-      const { fds, payload } = receiver.receive(15000);
+      const { fds, payload } = receiver.receive(30000);
       expect(fds.length).toBe(2);
       expect(payload).toMatchObject({ mode: 'native', queues: 2 });
       const progId = progOn().drvProgId;
@@ -57,15 +60,20 @@ suite('inhibit=on with sock-fds from another process', { root: true, tools: ['ip
       sender?.close();
       receiver.close();
       provider.proc.stdin!.end();
-      await new Promise((r) => provider.proc.once('exit', r));
+      await provider.closed;
     }
     // Once the provider has closed, its program is gone.
     expect(progOn().mode).toBe('none');
   });
 
-  it('an unprivileged process (uid 65534, no capabilities) receives the sockets and gets every frame', async () => {
+  itNeeds('an unprivileged process (uid 65534, no capabilities) receives the sockets and gets every frame', { asUser: UNPRIVILEGED }, async () => {
     const path = join(dir, 'unpriv.sock');
-    const consumer = nodeInNetns(v.nsB, 'consume-sockets.mjs', [v.ifB, path, '300', '10'], UNPRIVILEGED);
+    // The consumer gives up 20 s after it is ready: its result then says how many frames came.
+    const FRAMES = 300, TAG = 10, CONSUMER_TIMEOUT_MS = 20000;
+    // Sent in windows smaller than the consumer's rings (256), each once the consumer has the
+    // previous ones, so that a consumer waiting for a CPU drops nothing.
+    const WINDOW = 100;
+    const consumer = nodeInNetns(v.nsB, unprivileged.fixture('consume-sockets.mjs'), [v.ifB, path, String(FRAMES), String(TAG), String(CONSUMER_TIMEOUT_MS)], UNPRIVILEGED);
     children.push(consumer);
     await consumer.next((l) => l === 'listening' || l.startsWith('{'));
     const provider = start(process.execPath, [fixture('provide-sockets.mjs'), v.nsB, v.ifB, '1', path, 'skb']);
@@ -75,13 +83,19 @@ suite('inhibit=on with sock-fds from another process', { root: true, tools: ['ip
       const ready = await consumer.next((l) => l === 'ready' || l.startsWith('{'));
       expect(ready).toBe('ready');
       sender = withNetns(v.nsA, () => AfXdpPort.open({ ifname: v.ifA, mode: 'skb' }));
-      expect(send(sender, 300, 10)).toBe(300);
-      const out = JSON.parse(await consumer.next((l) => l.startsWith('{')));
-      expect(out).toMatchObject({ ok: true, uid: 65534, got: 300, mode: 'skb', providerMode: 'skb' });
+      const got = (l: string) => (l.startsWith('got ') ? Number(l.slice(4)) : -1);
+      for (let first = 0; first < FRAMES; first += WINDOW) {
+        expect(send(sender, WINDOW, TAG, { first })).toBe(WINDOW);
+        // The consumer's count reaching this window, or its result (it gave up: frames were lost).
+        const line = await consumer.next((l) => got(l) >= first + WINDOW || l.startsWith('{'), CONSUMER_TIMEOUT_MS + 10000);
+        if (line.startsWith('{')) break;
+      }
+      const out = JSON.parse(await consumer.next((l) => l.startsWith('{'), CONSUMER_TIMEOUT_MS + 10000));
+      expect(out).toMatchObject({ ok: true, uid: 65534, got: FRAMES, mode: 'skb', providerMode: 'skb' });
     } finally {
       sender?.close();
       provider.proc.stdin!.end();
-      await new Promise((r) => provider.proc.once('exit', r));
+      await provider.closed;
       consumer.kill();
     }
   });

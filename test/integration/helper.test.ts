@@ -12,26 +12,19 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkHelperCapabilities } from '../../benchmarks/helper/capabilities.js';
 import { suite } from '../helpers/requirements.js';
-import { fixture, start, UNPRIVILEGED, type Child } from '../helpers/processes.js';
+import { exited, start, UNPRIVILEGED, type Child } from '../helpers/processes.js';
+import { checkoutFor } from '../helpers/readable-checkout.js';
+import { until } from '../helpers/wait.js';
 import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 const XDPLAB = fileURLToPath(new URL('../../bin/xdplab.js', import.meta.url));
 const schema = JSON.parse(readFileSync(new URL('../../benchmarks/report/report.schema.json', import.meta.url), 'utf8'));
-const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+// stderr ignored: listing while the helper deletes a namespace prints "Peer netns reference is invalid.".
+const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
 /** setpriv for another user with no capabilities (UNPRIVILEGED is uid/gid 65534). */
 const asUser = (uid: number, gid: number) => UNPRIVILEGED.map((a) => a.replace('--reuid=65534', `--reuid=${uid}`).replace('--regid=65534', `--regid=${gid}`));
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const exited = (c: Child) => new Promise<number | null>((r) => (c.proc.exitCode !== null ? r(c.proc.exitCode) : c.proc.once('exit', (code) => r(code))));
-
-suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsenter'] }, () => {
+suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsenter'], asUser: UNPRIVILEGED }, () => {
   let dir: string;
   let sock: string;
   let config: string;
@@ -39,10 +32,12 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsente
   /** The helper runs inside v.nsB, whose v.ifB stands for a host interface its config allows. */
   let v: VethLab;
   const children: Child[] = [];
+  /** What the clients run (the helper itself runs as root from this checkout). */
+  const user = checkoutFor(UNPRIVILEGED);
 
   /** Runs the client fixture as uid:gid; returns its JSON lines once it exits (or holds). */
   const client = (requests: unknown[], o: { uid?: number; gid?: number; hold?: boolean } = {}): Child => {
-    const c = start('setpriv', [...asUser(o.uid ?? 65534, o.gid ?? 65534), process.execPath, fixture('helper-client.mjs'), sock, JSON.stringify(requests), ...(o.hold ? ['hold'] : [])]);
+    const c = start('setpriv', [...asUser(o.uid ?? 65534, o.gid ?? 65534), process.execPath, user.fixture('helper-client.mjs'), sock, JSON.stringify(requests), ...(o.hold ? ['hold'] : [])]);
     children.push(c);
     return c;
   };
@@ -124,7 +119,7 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsente
 
   it('an unprivileged xdplab bench --helper completes txonly and rxonly (skb) with a valid report', async () => {
     const out = join(dir, 'reports');
-    const bench = start('setpriv', [...UNPRIVILEGED, 'env', `XDPLAB_STATE_DIR=${join(dir, 'state')}`, process.execPath, XDPLAB,
+    const bench = start('setpriv', [...UNPRIVILEGED, 'env', `XDPLAB_STATE_DIR=${join(dir, 'state')}`, process.execPath, user.path('bin', 'xdplab.js'),
       'bench', '--helper', sock, '--engines', 'txonly,rxonly', '--modes', 'skb', '--quick', '--out', out, '--json']);
     children.push(bench);
     const code = await exited(bench);
@@ -216,7 +211,7 @@ suite('xdplab helper', { root: true, tools: ['ip', 'ethtool', 'setpriv', 'nsente
   it('the helper says which capabilities it lacks', async () => {
     expect(() => checkHelperCapabilities('CapEff:\t0000000000003000\nCapAmb:\t0000000000000000\n', 1000))
       .toThrow(/CAP_SYS_ADMIN .*CAP_BPF .*effective and ambient/);
-    const run = start('setpriv', [...UNPRIVILEGED, process.execPath, XDPLAB, 'helper', '--config', config, '--check']);
+    const run = start('setpriv', [...UNPRIVILEGED, process.execPath, user.path('bin', 'xdplab.js'), 'helper', '--config', config, '--check']);
     let err = '';
     run.proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     children.push(run);
