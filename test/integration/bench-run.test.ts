@@ -39,7 +39,7 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
     expect(report.rows[1]!.commandLines.join(' ')).toMatch(/dpdk-testpmd .*--forward-mode=txonly/);
     expect(report.rows[0]!.attached).toEqual({ mode: 'native', zeroCopy: false });
     // xdplab sends a burst per system call.
-    expect(report.rows[0]!.commandLines.join(' ')).toMatch(/--tx-budget 256/);
+    expect(report.rows[0]!.commandLines.join(' ')).toMatch(/"txBudget":256/);
     // Every generator-fed row says what was offered, and none counts more than that.
     for (const r of report.rows.filter((x) => x.test === 'rxonly')) {
       const offered = r.stats.offeredPacketsPerSecond?.median ?? NaN;

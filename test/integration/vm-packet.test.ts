@@ -98,13 +98,15 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
   });
 
   it('txonly to the guest, a fixed count: the guest receives every frame sent', async () => {
-    // The worker has no rate limit; a fixed count (--max-packets) below the tap's queue
+    // The worker has no rate limit; a fixed count (maxPackets) below the tap's queue
     // (txqueuelen 1000) and the backlog may go at full speed without a frame being dropped.
     const out = await rig!.txonly({ mode: 'native', frameBytes: 64, warmupMs: 0, durationMs: 0, count: 256 });
     expect(out.metrics).toMatchObject({ workerSentPackets: 256, sentPackets: 256, receivedPackets: 256, droppedPackets: 0 });
     expect(out.attached).toEqual({ mode: 'native', zeroCopy: false });
     expect(out.commandLines[0]).toBe(rig!.qemuCommandLine);
-    expect(out.commandLines[1]).toMatch(/worker\.js .*--engine txonly --mode native .*--dst-mac 52:54:00:.*--max-packets 256/);
+    expect(out.commandLines[1]).toMatch(/worker\.js .*"engine":"txonly","mode":"native"/);
+    expect(out.commandLines[1]).toMatch(/"dstMac":"52:54:00:/);
+    expect(out.commandLines[1]).toMatch(/"maxPackets":256/);
   }, 60_000);
 
   it('pktgen in the guest, a fixed count: xdplab rxonly counts exactly that count, of pkt_size bytes each', async () => {
@@ -154,7 +156,7 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
   it('rxonly for a duration (pktgen until stopped) in skb mode: samples from xdplab, every frame accounted for', async () => {
     const samples: Sample[] = [];
     const out = await rig!.rxonly({ mode: 'skb', frameBytes: 64, warmupMs: 300, durationMs: 1500, rowId: 'tap-rxonly', trial: 2, sample: (s) => samples.push(s) });
-    expect(out.commandLines[1]).toMatch(/worker\.js .*--engine rxonly --mode skb/);
+    expect(out.commandLines[1]).toMatch(/worker\.js .*"engine":"rxonly","mode":"skb"/);
     expect(out.commandLines).toContain("echo 'count 0' > /proc/net/pktgen/eth0");
     const m = out.metrics;
     expect(m.packetsPerSecond).toBeGreaterThan(0);
