@@ -16,8 +16,9 @@ import { LabError, describeError } from '../contracts/errors.js';
 import { AfXdpPort, queryXdp, withNetns, ifNameToIndex } from '../../native/index.js';
 import { Lab } from '../lab/lab.js';
 import { REPO, fdKinds, loadavg, machine, processStats, slope, spread, type ProcessStats } from './process-stats.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
-type Mode = 'native' | 'skb';
+type Mode = AfXdpMode;
 
 /** Cycles before the baseline reading: the first opens load libraries, warm the JIT, and let
  * glibc and V8 create their arenas and code spaces (seen as a one-time step of ~30 maps lines

@@ -17,8 +17,9 @@ import { Lab } from '../lab/lab.js';
 import { macOf } from '../lab/topology.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent } from '../engines/worker-client.js';
 import { REPO, childPids, commandLine, loadavg, machine, processStats, slope, spread, type ProcessStats } from './process-stats.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
-type Mode = 'native' | 'skb';
+type Mode = AfXdpMode;
 type Role = 'receiver' | 'sender' | 'bench';
 
 /**

@@ -25,7 +25,7 @@ export const VmRowsSchema = z.object({
 
 export const ScenarioSchema = z.object({
   tests: z.array(z.enum(HOST_TESTS)).default(['txonly', 'rxonly', 'io', 'iperf3']).meta(meta('--engines', `host rows: ${HOST_TESTS.join(',')}`)),
-  modes: z.array(z.enum(AFXDP_MODES)).min(1).default(['native', 'skb']).meta(meta('--modes', `AF_XDP attach modes: ${AFXDP_MODES.join(',')}`)),
+  modes: z.array(z.enum(AFXDP_MODES)).min(1).default([...AFXDP_MODES]).meta(meta('--modes', `AF_XDP attach modes: ${AFXDP_MODES.join(',')}`)),
   copy: z.boolean().default(false).meta(meta('--copy', 'force copy mode (XDP_COPY)')),
   frameBytes: z.array(FrameBytesSchema).min(1).default([64]).meta(meta('--frame-bytes', `frame sizes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES}`)),
   burst: BurstSchema.default(64).meta(meta('--burst', 'frames per burst')),
@@ -59,8 +59,6 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 
 /** --quick: one short trial per row, small enough for under 30 s on the default matrix. */
 export const QUICK = { durationMs: 1000, warmupMs: 300, trials: 1 } as const;
-export type ScenarioInput = z.input<typeof ScenarioSchema>;
-export type VmRows = z.infer<typeof VmRowsSchema>;
 
 /** The CLI flag of a scenario field (its metadata), for error messages. */
 export function flagFor(path: readonly PropertyKey[]): string {

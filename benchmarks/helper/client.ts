@@ -6,9 +6,7 @@ import { LabError } from '../contracts/errors.js';
 import { SeqpacketSocket, pollReadable } from '../../native/index.js';
 import type { RxCounters } from '../tools/counters.js';
 import { HELPER_PROTOCOL_VERSION, ResponseSchema, type HelloResponse, type HelperRequest, type SocketsResponse, type TopologyResponse } from './protocol.js';
-
-/** The environment variable that `xdplab bench` reads when --helper is not given. */
-export const HELPER_ENV = 'XDPLAB_HELPER';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 const POLL_MS = 5;
 
@@ -65,12 +63,12 @@ export class HelperClient {
   }
 
   /** XSK program + sockets on an interface; the caller owns the fds (close them when passed on). */
-  async sockets(o: { netns?: string; ifname: string; mode?: 'native' | 'skb'; queues?: number }): Promise<SocketsResponse & { fds: number[] }> {
+  async sockets(o: { netns?: string; ifname: string; mode?: AfXdpMode; queues?: number }): Promise<SocketsResponse & { fds: number[] }> {
     const { body, fds } = await this.request({ op: 'sockets', ...o });
     return { ...(body as unknown as SocketsResponse), fds };
   }
 
-  async drop(o: { netns?: string; ifname: string; mode: 'native' | 'skb' }): Promise<number> {
+  async drop(o: { netns?: string; ifname: string; mode: AfXdpMode }): Promise<number> {
     return (await this.request({ op: 'drop', ...o })).body.handle as number;
   }
 

@@ -3,6 +3,7 @@
 // here before the helper acts on it; a bad one becomes a LabError naming the field.
 import { z } from 'zod';
 import { schemaError, LabError } from '../contracts/errors.js';
+import { AfXdpModeSchema, type AfXdpMode } from '../contracts/datapath.js';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 export const DEFAULT_HELPER_SOCKET = '/run/xdplab/helper.sock';
@@ -10,7 +11,7 @@ export const DEFAULT_HELPER_SOCKET = '/run/xdplab/helper.sock';
 // Names the kernel would take, and nothing a shell or a path could misread.
 const IFNAME = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name: 1 to 15 of A-Z a-z 0-9 _ . -');
 const NETNS = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a namespace name: 1 to 64 of A-Z a-z 0-9 _ . -');
-const MODE = z.enum(['native', 'skb']);
+const MODE = AfXdpModeSchema;
 
 export const RequestSchema = z.discriminatedUnion('op', [
   /** The first request of a session: versions must match. */
@@ -50,7 +51,7 @@ export function parseRequest(input: unknown): HelperRequest {
 
 export interface EndpointInfo { netns: string; ifname: string; mac: string }
 export interface TopologyResponse { dut: EndpointInfo; peer: EndpointInfo }
-export interface SocketsResponse { handle: number; ifindex: number; mode: 'native' | 'skb'; queues: number; 'start-queue': number }
+export interface SocketsResponse { handle: number; ifindex: number; mode: AfXdpMode; queues: number; 'start-queue': number }
 export interface HelloResponse { version: number; uid: number; prefix: string }
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), field: z.string().optional(), hint: z.string().optional() });

@@ -44,8 +44,6 @@ class Session {
   }
 }
 
-export interface HelperServerEvents { log(line: string): void }
-
 export class HelperServer {
   private readonly sessions = new Map<number, Session>();
   private timer: NodeJS.Timeout | undefined;

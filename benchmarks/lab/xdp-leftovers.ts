@@ -2,6 +2,7 @@
 // the run died before detaching them. Only programs with the names xdplab's runs attach are
 // removed: someone else's program on the same interface stays.
 import { execFileSync } from 'node:child_process';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 /**
  * Program names a run attaches: libxdp's default XSK program (xdplab's workers, testpmd's
@@ -10,7 +11,7 @@ import { execFileSync } from 'node:child_process';
  */
 export const XDPLAB_PROGRAM_NAMES = ['xsk_def_prog', 'xdp_dispatcher', 'xdplab_drop'] as const;
 
-export interface AttachedXdp { mode: 'native' | 'skb' | 'hw'; id: number; name: string }
+export interface AttachedXdp { mode: AfXdpMode | 'hw'; id: number; name: string }
 
 const MODES: Record<number, AttachedXdp['mode']> = { 1: 'native', 2: 'skb', 3: 'hw' };
 const OFF: Record<AttachedXdp['mode'], string> = { native: 'xdpdrv', skb: 'xdpgeneric', hw: 'xdpoffload' };

@@ -394,12 +394,6 @@ async function plan(opts: GuestImageOptions): Promise<Plan> {
   return { inputs, hash: hashInputs(inputs), kernel, busybox, hostFiles, programs };
 }
 
-/** The inputs of the image xdplab would use now, and their hash (no build). */
-export async function guestImageInputs(opts: GuestImageOptions = {}): Promise<{ inputs: GuestImageInputs; hash: string }> {
-  const p = await plan(opts);
-  return { inputs: p.inputs, hash: p.hash };
-}
-
 // ---- cache -------------------------------------------------------------------------------------
 
 function readManifest(dir: string): GuestImageManifest | undefined {
@@ -731,14 +725,6 @@ function pruneImages(guestDir: string, current: string, progress: (m: string) =>
     progress(`removing an older guest image: ${old.dir}`);
     rmSync(old.dir, { recursive: true, force: true });
   }
-}
-
-/** The cached image for the current inputs, or undefined (no build). */
-export async function cachedGuestImage(opts: GuestImageOptions = {}): Promise<GuestImage | undefined> {
-  const p = await plan(opts);
-  const dir = join(cacheRoot(opts), 'guest', p.hash);
-  const m = readManifest(dir);
-  return m ? imageAt(dir, m, true) : undefined;
 }
 
 /** Every image in the cache (any inputs), newest first. */

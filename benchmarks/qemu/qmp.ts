@@ -23,12 +23,6 @@ export interface QmpEvent {
   timestamp: { seconds: number; microseconds: number };
 }
 
-/** The events the lab shows (QEMU sends others too; all arrive on the stream). */
-export const LAB_EVENTS = [
-  'NETDEV_STREAM_CONNECTED', 'NETDEV_STREAM_DISCONNECTED', 'NIC_RX_FILTER_CHANGED', 'FAILOVER_NEGOTIATED',
-  'SHUTDOWN', 'STOP', 'RESUME',
-] as const;
-
 export interface RxFilterInfo {
   name: string;
   promiscuous: boolean;

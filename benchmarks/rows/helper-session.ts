@@ -8,6 +8,7 @@ import type { RxCounters } from '../tools/counters.js';
 import type { Endpoint, PacketTopology } from '../lab/topology.js';
 import { startWorker, type RunningWorker, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
 import type { HelperClient } from '../helper/client.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 /**
  * UMEM size of a worker through the helper: 512 frames of 4 KiB (2 MiB) and rings of 256, so a
@@ -45,7 +46,7 @@ export async function startWorkerViaHelper(helper: HelperClient, lab: Lab, spec:
 }
 
 /** The txonly sink through the helper: its drop program and its counter reads. */
-export async function helperDropSink(helper: HelperClient, peer: Endpoint, mode: 'native' | 'skb'): Promise<{ detach(): Promise<void> }> {
+export async function helperDropSink(helper: HelperClient, peer: Endpoint, mode: AfXdpMode): Promise<{ detach(): Promise<void> }> {
   const handle = await helper.drop({ ...(peer.netns ? { netns: peer.netns } : {}), ifname: peer.ifname, mode });
   return { detach: () => helper.release(handle) };
 }

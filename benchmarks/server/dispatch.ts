@@ -102,9 +102,3 @@ export async function dispatchText(handlers: Handlers, text: string, warn?: (m: 
   }
   return dispatch(handlers, raw, warn);
 }
-
-/** Wraps an unexpected failure (a bug) so it can travel as a LabError. */
-export function asLabError(err: unknown): LabErrorJson {
-  if (err instanceof LabError) return err.toJSON();
-  return { code: 'EINTERNAL', message: err instanceof Error ? err.message : String(err) };
-}

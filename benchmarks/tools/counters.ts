@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,7 +27,7 @@ export async function readRxCounters(netns: string | undefined, ifname: string):
 }
 
 /** Frames an XDP drop program took between two reads. */
-export function droppedBetween(a: RxCounters, b: RxCounters, mode: 'native' | 'skb'): { frames: number; seconds: number; counter: string } {
+export function droppedBetween(a: RxCounters, b: RxCounters, mode: AfXdpMode): { frames: number; seconds: number; counter: string } {
   return {
     frames: mode === 'native' ? b.xdpDrops - a.xdpDrops : b.rxPackets - a.rxPackets,
     seconds: (b.atMs - a.atMs) / 1000,

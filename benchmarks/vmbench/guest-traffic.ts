@@ -53,8 +53,6 @@ export interface PktgenConfig {
 export const PKTGEN_DIR = '/proc/net/pktgen';
 const CLONE_SKB = 1000;
 const DEFAULT_BURST = 32;
-/** pktgen's smallest useful frame: Ethernet + IPv4 + UDP headers and its 16-byte header. */
-export const PKTGEN_MIN_FRAME_BYTES = 14 + 20 + 8 + 16;
 
 /** The lines written to pktgen's files, in order: [file, line]. */
 export function pktgenWrites(c: PktgenConfig): Array<[string, string]> {

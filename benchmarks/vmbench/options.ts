@@ -37,8 +37,6 @@ export interface VmBenchOptions {
   host?: HostFacts;
 }
 
-export interface VmBenchProgress { rowIndex: number; rows: number; row: string; trial: number; trials: number; message: string; fraction: number }
-
 export const VM_BENCH_DEFAULTS = { durationMs: 5000, trials: 3, nicModel: 'virtio-net-pci' } as const;
 export const VM_BENCH_QUICK = { durationMs: 1000, trials: 1 } as const;
 

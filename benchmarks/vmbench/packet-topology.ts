@@ -20,6 +20,7 @@ import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import { macOf, type Endpoint } from '../lab/topology.js';
 
 import type { PacketBackend } from '../qemu/backends.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 export interface VmPacketTopology {
   backend: PacketBackend;
@@ -41,7 +42,7 @@ export interface VmPacketTopology {
 }
 
 /** The af-xdp netdev for veth end `ifname` (one queue; QEMU's default mode: native, then skb). */
-export function afXdpNetdev(id: string, ifname: string, mode?: 'native' | 'skb'): Netdev {
+export function afXdpNetdev(id: string, ifname: string, mode?: AfXdpMode): Netdev {
   return { type: 'af-xdp', id, ifname, ...(mode ? { mode } : {}), queues: 1, 'start-queue': 0 };
 }
 
@@ -56,7 +57,7 @@ let seq = 0;
  * Creates the namespaces, links and (for tap) the bridge in `lab`; the caller closes the lab.
  * Names are lab names with a per-process sequence, so several topologies can share one lab.
  */
-export function createVmPacketTopology(lab: Lab, backend: PacketBackend, opts: { afXdpMode?: 'native' | 'skb' } = {}): VmPacketTopology {
+export function createVmPacketTopology(lab: Lab, backend: PacketBackend, opts: { afXdpMode?: AfXdpMode } = {}): VmPacketTopology {
   const n = (seq++ % 100).toString();
   const lines: string[] = [];
   const ip = (netns: string, args: string[]) => { lab.ip(netns, args); lines.push(`ip -n ${netns} ${args.join(' ')}`); };

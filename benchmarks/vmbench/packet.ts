@@ -32,6 +32,7 @@ import { delta, readLinks, type LinkSnapshot } from './link-stats.js';
 import { isPacketBackend, PACKET_BACKENDS } from '../qemu/backends.js';
 import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 /** The guest and the peer use the addresses of xdplab's default frame (198.18.0.2 and .1). */
 export const GUEST_IP = DEFAULT_FRAME.dstIp;
@@ -50,7 +51,7 @@ export interface VmPacketRigOptions {
 
 export interface PacketRunOptions {
   /** Attach mode of xdplab's port on the peer. */
-  mode: 'native' | 'skb';
+  mode: AfXdpMode;
   frameBytes: number;
   warmupMs: number;
   durationMs: number;

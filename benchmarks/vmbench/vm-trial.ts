@@ -2,6 +2,7 @@
 // test row, with the VM(s) and lab resources it needs started and stopped inside the trial.
 import type { Lab } from '../lab/lab.js';
 import type { Sample } from '../contracts/report.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 /** iperf3: TCP host <-> guest (and guest <-> guest where the backend joins two VMs).
  *  txonly: xdplab's txonly on the peer sends to the guest, the guest counts what it receives.
@@ -23,7 +24,7 @@ export interface VmTrialContext {
   warmupMs: number;
   /** Packet tests: frame size, and the attach mode of xdplab's AF_XDP port on the peer. */
   frameBytes: number;
-  mode: 'native' | 'skb';
+  mode: AfXdpMode;
   /** NIC model of the guest (virtio-net-pci by default, e1000 to compare). */
   nicModel: string;
   sample(s: Sample): void;

@@ -63,13 +63,6 @@ export function getMemlockLimit(): Rlimit {
   return { soft: soft === RLIM_INFINITY ? 'unlimited' : soft, hard: hard === RLIM_INFINITY ? 'unlimited' : hard };
 }
 
-export function setMemlockLimit(soft: bigint | 'unlimited', hard: bigint | 'unlimited'): void {
-  const buf = Buffer.alloc(16);
-  buf.writeBigUInt64LE(soft === 'unlimited' ? RLIM_INFINITY : soft, 0);
-  buf.writeBigUInt64LE(hard === 'unlimited' ? RLIM_INFINITY : hard, 8);
-  check(libc().setrlimit(RLIMIT_MEMLOCK, buf), 'setrlimit', 'raising RLIMIT_MEMLOCK');
-}
-
 export function ifNameToIndex(ifname: string): number {
   return libc().ifNameToIndex(ifname) as number;
 }

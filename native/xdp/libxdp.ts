@@ -4,6 +4,7 @@
 import koffi from 'koffi';
 import { arch } from 'node:process';
 import { libc } from '../sys/libc.js';
+import type { AfXdpMode } from '../../benchmarks/contracts/datapath.js';
 
 function bind() {
   const xdp = koffi.load('libxdp.so.1');
@@ -70,7 +71,7 @@ export interface AttachedXdp {
   drvProgId: number;
   skbProgId: number;
   hwProgId: number;
-  mode: 'none' | 'native' | 'skb' | 'hw' | 'multi';
+  mode: 'none' | AfXdpMode | 'hw' | 'multi';
 }
 
 /** What XDP programs are attached to an interface (in the thread's network namespace). */

@@ -3,8 +3,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Io } from '../io.js';
 
-export const SERVE_USAGE_LINE = 'serve [--port N] [--host 127.0.0.1]';
-
 export const SERVE_USAGE = `Usage: xdplab serve [--port N] [--host 127.0.0.1]
 
 Serves the xdplab UI (the same as the desktop app) on the loopback interface, with LabApi over a
