@@ -3,7 +3,8 @@
 // every message against these; the renderer imports only the types.
 import { z } from 'zod';
 import { ScenarioSchema } from '../contracts/scenario.js';
-import { ReportSchema, SampleSchema } from '../contracts/report.js';
+import { MarkerSchema, ReportSchema, SampleSchema } from '../contracts/report.js';
+import { VM_TESTS } from '../contracts/vocabulary.js';
 
 export { EventMessageSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from '../contracts/envelope.js';
 export { LabErrorSchema } from '../contracts/errors.js';
@@ -73,6 +74,36 @@ export const Commands = {
     args: z.object({ vmId: Id }).strict(),
     result: z.array(z.string()),
   },
+  /** The VMs of a running run's current trial (the runVms event says when they change). */
+  runVms: {
+    args: z.object({ runId: Id }).strict(),
+    result: z.object({ row: z.string().optional(), trial: z.number().int().optional(), vms: z.array(z.object({ name: Id, backend: z.string() })) }),
+  },
+  /** One QMP command on a VM of a running run's trial (the console's refusals apply); it becomes a marker. */
+  runQmp: {
+    args: z.object({ runId: Id, vm: Id, command: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP command name'), arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
+    result: z.unknown(),
+  },
+  /** The QMP command names a run's VM accepts, for completion. */
+  runQmpCommands: {
+    args: z.object({ runId: Id, vm: Id }).strict(),
+    result: z.array(z.string()),
+  },
+  /**
+   * Every VM backend with what the selected QEMU and this machine allow: runnable tests, or why
+   * not and what to install; the measured boot time of this machine's guests when known.
+   */
+  vmBackends: {
+    args: z.object({}).strict(),
+    result: z.object({
+      qemu: z.string(),
+      bootMs: z.number().optional(),
+      backends: z.array(z.object({
+        name: z.string(), summary: z.string(), pair: z.enum(['host<->guest', 'guest<->guest']),
+        tests: z.array(z.enum(VM_TESTS)), available: z.boolean(), reason: z.string().optional(),
+      })),
+    }),
+  },
   /** The QEMU binaries the engine found (the UI picks one; it never names a path of its own). */
   qemuBinaries: {
     args: z.object({}).strict(),
@@ -97,6 +128,10 @@ export const Events = {
   runState: z.object({ runId: Id, state: z.enum(['running', 'complete', 'incomplete', 'failed', 'stopped']), reportDir: z.string().optional(), error: z.string().optional() }),
   vmState: z.object({ vmId: Id, state: z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']), bootMs: z.number().optional(), error: z.string().optional() }),
   qmpEvent: z.object({ vmId: Id, event: z.string(), data: z.unknown(), timestamp: z.number() }),
+  /** A QMP command sent or event received during a run's trial, as recorded in its report. */
+  marker: z.object({ runId: Id, marker: MarkerSchema }),
+  /** The VMs of a run's current trial, when they are ready (vms: [] once they stop). */
+  runVms: z.object({ runId: Id, row: z.string(), trial: z.number().int(), vms: z.array(z.object({ name: Id, backend: z.string() })) }),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']), source: z.string(), message: z.string(), time: z.string() }),
 } as const;
 

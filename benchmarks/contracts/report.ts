@@ -3,7 +3,8 @@
 // `npm run schema` and checked by a test so the two never drift).
 import { z } from 'zod';
 
-export const REPORT_SCHEMA_VERSION = 1;
+/** 2: markers (QMP commands and events during a run) and VM rows. Version 1 reports still parse. */
+export const REPORT_SCHEMA_VERSION = 2;
 
 export const SummarySchema = z.object({
   n: z.number().int(),
@@ -49,6 +50,8 @@ export const RowSchema = z.object({
   frameBytes: z.number().int().optional(),
   queues: z.number().int().optional(),
   backend: z.string().optional(),
+  /** Where the row's live samples come from (iperf3's intervals, the host end's counters, ...). */
+  liveSource: z.string().optional(),
   status: z.enum(['ok', 'failed', 'unavailable', 'incomplete']),
   reason: z.string().optional(),
   /** What the kernel actually attached, and whether it gave zero-copy. */
@@ -56,6 +59,28 @@ export const RowSchema = z.object({
   commandLines: z.array(z.string()),
   trials: z.array(TrialSchema),
   stats: z.record(z.string(), SummarySchema),
+});
+
+/**
+ * Something that happened during a trial, on the samples' time axis (tMs since the trial's
+ * measured window began): a QMP command sent (from the scenario's timeline or the app's QMP
+ * panel) with its outcome, or a QMP event the VM's QEMU emitted.
+ */
+export const MarkerSchema = z.object({
+  row: z.string(),
+  trial: z.number().int(),
+  tMs: z.number(),
+  kind: z.enum(['command', 'event']),
+  /** The QMP command (set_link, netdev_del, ...) or event (NETDEV_STREAM_DISCONNECTED, STOP, ...). */
+  name: z.string(),
+  /** The VM it concerns (its name in the row's group). */
+  vm: z.string().optional(),
+  /** Who sent a command: the scenario's timeline, or the QMP panel/console. */
+  source: z.enum(['timeline', 'console', 'qemu']),
+  /** A command's outcome (false: QEMU refused it or it could not be sent). */
+  ok: z.boolean().optional(),
+  /** Arguments, an error's text, or an event's data, short. */
+  detail: z.string().optional(),
 });
 
 export const EnvironmentSchema = z.object({
@@ -72,7 +97,7 @@ export const EnvironmentSchema = z.object({
 });
 
 export const ReportSchema = z.object({
-  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  schemaVersion: z.union([z.literal(1), z.literal(REPORT_SCHEMA_VERSION)]),
   id: z.string(),
   createdAt: z.string(),
   finishedAt: z.string().optional(),
@@ -84,10 +109,12 @@ export const ReportSchema = z.object({
   environment: EnvironmentSchema,
   rows: z.array(RowSchema),
   samples: z.array(SampleSchema),
+  markers: z.array(MarkerSchema).default([]),
 });
 
 export type Summary = z.infer<typeof SummarySchema>;
 export type Sample = z.infer<typeof SampleSchema>;
+export type Marker = z.infer<typeof MarkerSchema>;
 export type Trial = z.infer<typeof TrialSchema>;
 export type Row = z.infer<typeof RowSchema>;
 export type Environment = z.infer<typeof EnvironmentSchema>;

@@ -23,6 +23,29 @@ export const VmRowsSchema = z.object({
   faults: z.array(z.object({ kind: z.enum(VM_FAULTS), row: z.string(), afterMs: z.number().int().min(0).optional() }).strict()).optional().meta(meta('--fault', `inject a fault: ${VM_FAULTS.join(', ')}`)),
 }).strict();
 
+const QmpName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP command name');
+
+/**
+ * One step of a scenario's timeline: a QMP action on a VM of each VM row it names, `atMs` after
+ * the trial's measured window began (the samples' time axis). A step that fails is a marker
+ * with its error; the run goes on.
+ */
+export const TimelineStepSchema = z.object({
+  atMs: z.number().int().min(0).max(3_600_000),
+  /** Row ids it applies to (default: every VM row). */
+  rows: z.array(z.string().min(1)).min(1).optional(),
+  /** The VM of the row's group (default: the first, whose NIC is the backend under test). */
+  vm: z.string().min(1).optional(),
+  action: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('set_link'), up: z.boolean() }).strict(),
+    /** netdev_del, then netdev_add of the same backend with the same options (a hot swap). */
+    z.object({ kind: z.literal('netdev_swap') }).strict(),
+    z.object({ kind: z.literal('announce_self') }).strict(),
+    z.object({ kind: z.literal('qmp'), command: QmpName, arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
+  ]),
+}).strict();
+export type TimelineStep = z.infer<typeof TimelineStepSchema>;
+
 export const ScenarioSchema = z.object({
   tests: z.array(z.enum(HOST_TESTS)).default(['txonly', 'rxonly', 'io', 'iperf3']).meta(meta('--engines', `host rows: ${HOST_TESTS.join(',')}`)),
   modes: z.array(z.enum(AFXDP_MODES)).min(1).default([...AFXDP_MODES]).meta(meta('--modes', `AF_XDP attach modes: ${AFXDP_MODES.join(',')}`)),
@@ -46,6 +69,8 @@ export const ScenarioSchema = z.object({
   peerNetns: z.string().min(1).optional().meta(meta('--peer-netns', "--peer's namespace")),
   /** VM rows: backends x tests, each trial with fresh VMs. */
   vm: VmRowsSchema.optional().meta({ flag: '--backends' }),
+  /** QMP steps during every VM row's trials (scenario files: benchmarks/scenarios/). */
+  timeline: z.array(TimelineStepSchema).max(1000).default([]).meta({ flag: '--timeline' }),
   /**
    * Trials run trial-major (every row's trial 1, then every row's trial 2: A B A B), so rows
    * compared with each other see the same machine phases. Otherwise row by row.

@@ -1,6 +1,6 @@
 // The contract between the faces (CLI, web server, Electron) and the run engine: start and stop
 // bench runs, follow their progress and samples, find their reports.
-import type { EventPayload } from '../api/lab-api.js';
+import type { CommandResult, EventPayload } from '../api/lab-api.js';
 import type { Report } from '../contracts/report.js';
 
 export interface RunSummary { runId: string; createdAt: string; status: string; command: string[]; rows: number; dir: string }
@@ -12,6 +12,8 @@ export interface RunEvents {
   sample: EventPayload<'sample'>;
   runState: EventPayload<'runState'>;
   log: EventPayload<'log'>;
+  marker: EventPayload<'marker'>;
+  runVms: EventPayload<'runVms'>;
 }
 
 export interface RunManagerApi {
@@ -25,5 +27,11 @@ export interface RunManagerApi {
   report(runId: string): Report;
   /** The run's directory (report.html, report.csv, samples.jsonl live there). */
   directory(runId: string): string;
+  /** The VMs of a running run's current trial (none between VM rows, or for host rows). */
+  runVms(runId: string): CommandResult<'runVms'>;
+  /** A QMP command on one of those VMs (the console's refusals apply); recorded as a marker. */
+  runQmp(runId: string, vm: string, command: string, args?: Record<string, unknown>): Promise<unknown>;
+  /** The QMP command names such a VM accepts, for completion. */
+  runQmpCommands(runId: string, vm: string): Promise<string[]>;
   on<E extends keyof RunEvents>(event: E, listener: (payload: RunEvents[E]) => void): () => void;
 }

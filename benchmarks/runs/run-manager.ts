@@ -21,6 +21,7 @@ import { NEEDS_ROOT, helperTopology } from '../rows/helper-session.js';
 import { planRows } from '../rows/registry.js';
 import type { PlannedRow, TrialContext } from '../rows/row-kind.js';
 import { commandLinesOf } from '../vmbench/trial-error.js';
+import type { CommandResult } from '../api/lab-api.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
 import { RunTopologies } from './run-topologies.js';
 
@@ -110,7 +111,7 @@ export class RunManager implements RunManagerApi {
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION, id: runId, createdAt: new Date().toISOString(), status: 'incomplete',
       command: options.command ?? ['xdplab', 'bench'], scenario: { ...scenario, quick: !!options.quick }, environment,
-      rows: plans.map((p) => emptyRow(p, scenario, !!helper)), samples: [],
+      rows: plans.map((p) => emptyRow(p, scenario, !!helper)), samples: [], markers: [],
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
@@ -248,6 +249,18 @@ export class RunManager implements RunManagerApi {
       if (others.cpus <= q.maxOtherCpus || attempt >= 2) return out;
       note(`disturbed (${others.top.map((u) => `${u.comm} ${u.cpus.toFixed(2)}`).join(', ')}): run again`);
     }
+  }
+
+  runVms(_runId: string): CommandResult<'runVms'> {
+    return { vms: [] };
+  }
+
+  async runQmp(runId: string, vm: string, _command: string, _args?: Record<string, unknown>): Promise<unknown> {
+    throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: run '${runId}' has no VM '${vm}' now`, hint: 'runVms lists the VMs of the running trial' });
+  }
+
+  async runQmpCommands(runId: string, vm: string): Promise<string[]> {
+    return this.runQmp(runId, vm, 'query-commands').then(() => []);
   }
 
   async stop(runId: string): Promise<boolean> {

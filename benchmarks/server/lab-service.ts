@@ -164,10 +164,14 @@ export class LabService {
       vmConsole: async ({ vmId, tailBytes }) => ({ text: vms.console(vmId, tailBytes) }),
       qmpExecute: async ({ vmId, command, arguments: a }) => vms.qmpExecute(vmId, command, a),
       qmpCommands: async ({ vmId }) => vms.qmpCommands(vmId),
+      runVms: async ({ runId }) => runs.runVms(runId),
+      runQmp: async ({ runId, vm, command, arguments: a }) => runs.runQmp(runId, vm, command, a),
+      runQmpCommands: async ({ runId, vm }) => runs.runQmpCommands(runId, vm),
+      vmBackends: async () => vms.vmBackends(),
       qemuBinaries: async () => vms.qemuBinaries(),
       selectQemu: async ({ path }) => vms.selectQemu(path),
     };
-    for (const event of ['runProgress', 'sample', 'runState', 'log'] as const) {
+    for (const event of ['runProgress', 'sample', 'runState', 'log', 'marker', 'runVms'] as const) {
       this.unsubscribe.push(runs.on(event, (p) => this.emit(event, p)));
     }
     for (const event of ['vmState', 'qmpEvent', 'log'] as const) {

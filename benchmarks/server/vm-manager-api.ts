@@ -31,6 +31,8 @@ export interface VmManagerApi {
   qmpCommands(vmId: string): Promise<string[]>;
   /** The QEMU binaries found on this machine, with the one the next VMs use marked. */
   qemuBinaries(): Promise<CommandResult<'qemuBinaries'>>;
+  /** Every VM backend with what the selected QEMU and this machine allow (the Runs page). */
+  vmBackends(): Promise<CommandResult<'vmBackends'>>;
   /** Chooses the QEMU the next VMs use; only one of qemuBinaries' paths is accepted. */
   selectQemu(path: string): Promise<{ path: string }>;
   on<E extends keyof VmEvents>(event: E, listener: (payload: VmEvents[E]) => void): () => void;

@@ -13,7 +13,10 @@ import { Lab } from '../lab/lab.js';
 import type { CommandResult } from '../api/lab-api.js';
 import { checkDiscovered, discoverQemuBinaries } from '../qemu/binaries.js';
 import { qemuCapabilities, resolveQemuBinary } from '../qemu/capabilities.js';
-import { backendInfo, loneBackend } from '../qemu/backends.js';
+import { VM_BACKENDS, VM_BACKEND_NAMES, backendInfo, loneBackend } from '../qemu/backends.js';
+import { VM_TESTS } from '../contracts/vocabulary.js';
+import { planVmRows } from '../vmbench/plan.js';
+import { capabilitiesFor, hostFacts } from '../vmbench/prerequisites.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
 import type { QmpClient, QmpEvent } from '../qemu/qmp.js';
 import { consoleTail, VmGroup, type GroupVm } from '../qemu/vm-group.js';
@@ -225,6 +228,28 @@ export class VmManager implements VmManagerApi {
     const refused = qmpRefusal(command, args);
     if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}`, hint: 'run it with xdplab qmp --socket PATH from a shell if you mean it' });
     return vm.qmp.execute(command, args);
+  }
+
+  /**
+   * Every backend for the Runs page: the tests it can run with the selected QEMU on this machine,
+   * or why not (with what to install): the same planning VM rows get. bootMs: the median boot
+   * of the VMs this manager started, once it has started one.
+   */
+  async vmBackends(): Promise<CommandResult<'vmBackends'>> {
+    const binary = resolveQemuBinary(this.qemu);
+    const caps = await capabilitiesFor(binary.path);
+    const plans = planVmRows(VM_BACKEND_NAMES, VM_TESTS, caps, hostFacts());
+    const boots = [...this.entries.values()].flatMap((e) => (e.bootMs !== undefined ? [e.bootMs] : [])).sort((a, b) => a - b);
+    return {
+      qemu: binary.path,
+      ...(boots.length ? { bootMs: boots[Math.floor(boots.length / 2)]! } : {}),
+      backends: VM_BACKENDS.map((b) => {
+        const rows = plans.filter((p) => p.backend === b.name);
+        const tests = rows.filter((p) => !p.unavailable).map((p) => p.test);
+        const reason = rows.find((p) => p.test === 'iperf3')?.unavailable;
+        return { name: b.name, summary: b.summary, pair: b.pair, tests, available: tests.length > 0, ...(reason ? { reason } : {}) };
+      }),
+    };
   }
 
   async qemuBinaries(): Promise<CommandResult<'qemuBinaries'>> {

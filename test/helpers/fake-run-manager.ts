@@ -49,6 +49,18 @@ export class FakeRunManager implements RunManagerApi {
     return { runId: id, dir: run.writer.dir, done, recovered: [] };
   }
 
+  runVms(_runId: string): { vms: [] } {
+    return { vms: [] };
+  }
+
+  async runQmp(runId: string, vm: string): Promise<unknown> {
+    throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: run '${runId}' has no VM '${vm}' (a fake run has no VMs)` });
+  }
+
+  async runQmpCommands(runId: string, vm: string): Promise<string[]> {
+    return this.runQmp(runId, vm).then(() => []);
+  }
+
   private end(run: FakeRun, how: 'complete' | 'stopped'): void {
     clearInterval(run.timer);
     run.status = how;
@@ -102,6 +114,7 @@ export function noVms(): import('../../benchmarks/server/vm-manager-api.js').VmM
     qmpExecute: async (id) => { throw none(id); },
     qmpCommands: async (id) => { throw none(id); },
     qemuBinaries: async () => [],
+    vmBackends: async () => ({ qemu: 'qemu-system-x86_64', backends: [] }),
     selectQemu: async (path) => { throw new LabError({ code: 'EINVALIDOPTION', field: 'path', message: `path: '${path}' is not a QEMU xdplab found; allowed: (none found)` }); },
     on: () => () => {},
     close: async () => {},

@@ -24,6 +24,6 @@ export function sampleReport(id: string, rate: (row: number, trial: number, k: n
   return {
     schemaVersion: REPORT_SCHEMA_VERSION, id, createdAt: new Date().toISOString(), status: 'complete',
     command: ['xdplab', 'bench', '--quick'], scenario: { engines: ['txonly', 'rxonly'] },
-    environment: collectEnvironment([{ name: 'xl-x-a', netns: 'xl-x-a', driver: 'veth' }]), rows, samples,
+    environment: collectEnvironment([{ name: 'xl-x-a', netns: 'xl-x-a', driver: 'veth' }]), rows, samples, markers: [],
   };
 }

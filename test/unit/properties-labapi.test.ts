@@ -66,6 +66,10 @@ function seeds(run: string, other: string): Record<CommandName, unknown> {
     qmpCommands: { vmId: 'vm-1' },
     qemuBinaries: {},
     selectQemu: { path: '/usr/bin/qemu-system-x86_64' },
+    runVms: { runId: run },
+    runQmp: { runId: run, vm: 'vm-1', command: 'set_link', arguments: { name: 'n0', up: false } },
+    runQmpCommands: { runId: run, vm: 'vm-1' },
+    vmBackends: {},
   };
 }
 
@@ -92,7 +96,8 @@ function mutate(request: Record<string, unknown>, mutations: Mutation[]): unknow
     for (const k of path.slice(0, -1)) parent = parent && typeof parent === 'object' && Object.hasOwn(parent, k) ? (parent as Record<string | number, unknown>)[k] : undefined;
     if (!parent || typeof parent !== 'object') continue;
     const last = path[path.length - 1]!;
-    const own = (o: object, k: string | number, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    // An array's length is not a member a JSON message can carry: leave it.
+    const own = (o: object, k: string | number, v: unknown) => (Array.isArray(o) && k === 'length' ? o : Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true }));
     if (m.kind === 'set') own(parent, last, m.value);
     else if (m.kind === 'delete') delete (parent as Record<string | number, unknown>)[last];
     else {
