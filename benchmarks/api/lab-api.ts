@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ScenarioSchema } from '../contracts/scenario.js';
 import { MarkerSchema, ReportSchema, SampleSchema } from '../contracts/report.js';
 import { VM_TESTS } from '../contracts/vocabulary.js';
+import { PlanSchema } from '../contracts/plan.js';
 
 export { EventMessageSchema, RequestSchema, ResponseSchema, type EventMessage, type Request, type Response } from '../contracts/envelope.js';
 export { LabErrorSchema } from '../contracts/errors.js';
@@ -25,6 +26,11 @@ export const Commands = {
   startRun: {
     args: z.object({ scenario: ScenarioSchema.partial().strict(), quick: z.boolean().optional() }).strict(),
     result: z.object({ runId: Id }),
+  },
+  /** What startRun would run, before anything starts: rows (unavailable ones with the reason), VMs, duration. */
+  planRun: {
+    args: z.object({ scenario: ScenarioSchema.partial().strict(), quick: z.boolean().optional() }).strict(),
+    result: PlanSchema,
   },
   stopRun: {
     args: z.object({ runId: Id }).strict(),

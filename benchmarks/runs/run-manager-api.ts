@@ -1,6 +1,7 @@
 // The contract between the faces (CLI, web server, Electron) and the run engine: start and stop
 // bench runs, follow their progress and samples, find their reports.
 import type { CommandResult, EventPayload } from '../api/lab-api.js';
+import type { Plan } from '../contracts/plan.js';
 import type { Report } from '../contracts/report.js';
 
 export interface RunSummary { runId: string; createdAt: string; status: string; command: string[]; rows: number; dir: string }
@@ -19,6 +20,8 @@ export interface RunEvents {
 export interface RunManagerApi {
   /** Validates (LabError naming the field on bad input) and starts a run in the background. */
   start(scenario: Record<string, unknown>, options?: { quick?: boolean; command?: string[] }): Promise<StartedRun>;
+  /** What start would run, validated the same way, before anything starts (bootMs: measured, if known). */
+  plan(scenario: Record<string, unknown>, options?: { quick?: boolean; bootMs?: number }): Promise<Plan>;
   /** Stops a running run; its report says it was stopped. Resolves false if it was not running. */
   stop(runId: string): Promise<boolean>;
   /** Runs found in the reports directory, newest first. */

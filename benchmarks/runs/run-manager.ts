@@ -22,6 +22,8 @@ import { planRows } from '../rows/registry.js';
 import type { PlannedRow, TrialContext } from '../rows/row-kind.js';
 import { commandLinesOf } from '../vmbench/trial-error.js';
 import type { CommandResult } from '../api/lab-api.js';
+import type { Plan } from '../contracts/plan.js';
+import { backendInfo } from '../qemu/backends.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
 import { RunTopologies } from './run-topologies.js';
 
@@ -35,6 +37,12 @@ export function defaultReportsDir(): string {
 }
 
 const parseReport = (text: string): Report => parseOrThrow(ReportSchema, JSON.parse(text));
+
+/** A guest's boot to ready under TCG here (2.6 s median of 5, README), when none was measured. */
+const TCG_BOOT_MS = 2600;
+/** Setting up and tearing down a trial (topology checks, workers, tools), measured roughly. */
+const TRIAL_OVERHEAD_MS = 1500;
+const isGuestPair = (backend: string): boolean => backendInfo(backend).pair === 'guest<->guest';
 
 function emptyRow(p: PlannedRow, s: Scenario, viaHelper: boolean): Row {
   const refused = viaHelper && p.viaHelper ? `${NEEDS_ROOT} (${p.viaHelper})` : undefined;
@@ -249,6 +257,22 @@ export class RunManager implements RunManagerApi {
       if (others.cpus <= q.maxOtherCpus || attempt >= 2) return out;
       note(`disturbed (${others.top.map((u) => `${u.comm} ${u.cpus.toFixed(2)}`).join(', ')}): run again`);
     }
+  }
+
+  async plan(partial: Record<string, unknown>, options: { quick?: boolean; bootMs?: number } = {}): Promise<Plan> {
+    const s = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
+    const rows = await planRows(s);
+    const runnable = rows.filter((r) => !r.unavailable);
+    const vmsPerTrial = (r: PlannedRow) => (r.backend ? (r.test === 'iperf3' && isGuestPair(r.backend) ? 2 : 1) : 0);
+    const vmBoots = runnable.reduce((n, r) => n + vmsPerTrial(r) * s.trials, 0);
+    const bootMs = options.bootMs ?? TCG_BOOT_MS;
+    // Per trial: setup and teardown, the warm-up and the window (VM iperf3: both directions), the boot.
+    const trialMs = (r: PlannedRow) => TRIAL_OVERHEAD_MS + s.warmupMs + s.durationMs * (r.backend && r.test === 'iperf3' ? 2 : 1) + (r.backend ? bootMs : 0);
+    return {
+      rows: rows.map((r) => ({ id: r.id, kind: r.kind, test: r.test, tool: r.tool, mode: r.mode, ...(r.backend ? { backend: r.backend } : {}), ...(r.unavailable ? { unavailable: r.unavailable } : {}) })),
+      trials: s.trials, vmBoots, bootMs, bootMeasured: options.bootMs !== undefined,
+      estimatedMs: runnable.reduce((n, r) => n + trialMs(r) * s.trials, 0),
+    };
   }
 
   runVms(_runId: string): CommandResult<'runVms'> {

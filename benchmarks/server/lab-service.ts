@@ -135,6 +135,12 @@ export class LabService {
         started.done.catch(() => {});
         return { runId: started.runId };
       },
+      planRun: async (args, raw) => {
+        const given = rawKeys(raw, 'scenario');
+        const scenario = Object.fromEntries(Object.entries(args.scenario).filter(([k]) => given.has(k)));
+        const bootMs = await vms.vmBackends().then((b) => b.bootMs, () => undefined);
+        return runs.plan(scenario, { ...(args.quick === undefined ? {} : { quick: args.quick }), ...(bootMs !== undefined ? { bootMs } : {}) });
+      },
       stopRun: async ({ runId }) => ({ stopped: await runs.stop(runId) }),
       listRuns: async () => runs.list().map(({ runId, createdAt, status, command, rows }) => ({ runId, createdAt, status, command, rows })),
       getReport: async ({ runId }) => runs.report(runId),

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { LabError } from '../../benchmarks/contracts/errors.js';
 import { ReportWriter } from '../../benchmarks/report/writer.js';
+import type { Plan } from '../../benchmarks/contracts/plan.js';
 import type { Report } from '../../benchmarks/contracts/report.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from '../../benchmarks/runs/run-manager-api.js';
 import type { Scenario } from '../../benchmarks/contracts/scenario.js';
@@ -47,6 +48,11 @@ export class FakeRunManager implements RunManagerApi {
       this.emit('sample', { runId: id, sample: s });
     }, this.opts.intervalMs ?? 50);
     return { runId: id, dir: run.writer.dir, done, recovered: [] };
+  }
+
+  async plan(input: Record<string, unknown>): Promise<Plan> {
+    if (typeof input.trials === 'number' && input.trials > 50) throw new LabError({ code: 'EINVALIDOPTION', field: '--trials', message: '--trials: at most 50 here' });
+    return { rows: [{ id: 'txonly-native-64B', kind: 'engine', test: 'txonly', tool: 'xdplab', mode: 'native' }], trials: 1, vmBoots: 0, bootMs: 2600, bootMeasured: false, estimatedMs: 4000 };
   }
 
   runVms(_runId: string): { vms: [] } {

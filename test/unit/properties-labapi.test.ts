@@ -70,6 +70,7 @@ function seeds(run: string, other: string): Record<CommandName, unknown> {
     runQmp: { runId: run, vm: 'vm-1', command: 'set_link', arguments: { name: 'n0', up: false } },
     runQmpCommands: { runId: run, vm: 'vm-1' },
     vmBackends: {},
+    planRun: { scenario: { tests: ['txonly'], modes: ['skb'], trials: 1 } },
   };
 }
 
