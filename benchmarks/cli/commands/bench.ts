@@ -2,6 +2,7 @@
 // progress bar while it runs, a table when it ends, and reports/<time>-<id>/ on disk.
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { LabError } from '../../contracts/errors.js';
 import { UsageError, type Io } from '../io.js';
 import type { Report } from '../../contracts/report.js';
 import { scenarioFlags, type ScenarioFlag } from '../../contracts/scenario.js';
@@ -15,7 +16,7 @@ const FACE_OPTIONS = {
   help: { type: 'boolean', short: 'h', help: '-h, --help            this help' },
 } as const;
 
-const ARG: Record<ScenarioFlag['kind'], string> = { boolean: '', list: ' LIST', 'number-list': ' LIST', number: ' N', seconds: ' SECONDS', string: ' NAME' };
+const ARG: Record<ScenarioFlag['kind'], string> = { boolean: '', list: ' LIST', 'number-list': ' LIST', number: ' N', seconds: ' S', string: ' NAME' };
 
 function shownDefault(f: ScenarioFlag): string {
   const v = f.defaultValue;
@@ -33,7 +34,7 @@ With no options: txonly, rxonly, io x native, skb, and iperf3 TCP through the da
 VM backends: xdplab vm bench.
 
 Options:
-${scenarioFlags().map((f) => `  ${`${f.flag}${ARG[f.kind]}`.padEnd(22)}${f.description}${shownDefault(f)}`).join('\n')}
+${scenarioFlags().map((f) => `  ${`${f.flag}${ARG[f.kind]}`.padEnd(26)}${f.description}${shownDefault(f)}`).join('\n')}
 ${Object.values(FACE_OPTIONS).map((o) => `  ${o.help}`).join('\n')}
 `;
 
@@ -108,7 +109,11 @@ export async function runScenario(scenario: Record<string, unknown>, o: { quick:
   const { RunManager } = await import('../../runs/run-manager.js');
   const { cleanupLine } = await import('../../lab/recovery.js');
   const runs = new RunManager(o.out);
-  const handle = await runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) });
+  const handle = await runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) }).catch((err: unknown) => {
+    // A value the scenario's schema refuses is bad usage (exit 2), named after its flag.
+    if (err instanceof LabError && err.code === 'EINVALIDOPTION') throw new UsageError(`${o.command.slice(0, o.command[1] === 'vm' ? 3 : 2).join(' ')}: ${err.message}`);
+    throw err;
+  });
   for (const line of handle.recovered) io.err(`xdplab: a run that died left: ${cleanupLine(line)}
 `);
   io.err(`xdplab: run ${handle.runId}, writing ${handle.dir}\n`);
