@@ -26,6 +26,7 @@ import type { Plan } from '../contracts/plan.js';
 import { backendInfo } from '../qemu/backends.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
 import { RunTopologies } from './run-topologies.js';
+import { trialSteps } from './trial-order.js';
 
 /** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
 function finiteOnly(metrics: Record<string, number>): Record<string, number> {
@@ -148,10 +149,8 @@ export class RunManager implements RunManagerApi {
       for (const r of runnable) r.row.reason = undefined;
       /** Rows whose remaining trials are skipped (their topology is gone, their tool missing). */
       const finished = new Set<number>();
-      const steps = s.interleave
-        ? Array.from({ length: s.trials }, (_, trial) => runnable.map((r) => ({ ...r, trial }))).flat()
-        : runnable.flatMap((r) => Array.from({ length: s.trials }, (_, trial) => ({ ...r, trial })));
-      for (const [step, { plan, row, index, trial }] of steps.entries()) {
+      const steps = trialSteps(runnable, s.trials, s.interleave);
+      for (const [step, { row: { plan, row, index }, trial }] of steps.entries()) {
         if (stop.stop) break;
         if (finished.has(index)) continue;
         let packet: PacketTopology | undefined;

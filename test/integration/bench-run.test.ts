@@ -62,6 +62,20 @@ suite('xdplab bench runs', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'
     expect(runs.list()[0]!.runId).toBe(report.id);
   });
 
+  it('interleaved trials run A B A B; a trial that other processes disturbed runs again', async () => {
+    const logs: string[] = [];
+    const off = runs.on('log', (l) => logs.push(l.message));
+    // A CPU hog outside the run's process tree (its shell exits at once: it is reparented away).
+    execFileSync('sh', ['-c', 'timeout 5 sh -c "while :; do :; done" >/dev/null 2>&1 &']);
+    const h = await runs.start({ tests: ['txonly'], modes: ['skb'], reference: ['testpmd'], durationMs: 800, warmupMs: 200, trials: 2, interleave: true, quiet: { maxOtherCpus: 0.5, waitMs: 1500 } });
+    const report = await h.done;
+    off();
+    expect(report.status).toBe('complete');
+    const starts = report.rows.flatMap((r) => r.trials.map((t) => ({ at: t.startedAt, id: `${r.id}#${t.index}` }))).sort((x, y) => x.at.localeCompare(y.at)).map((x) => x.id);
+    expect(starts).toEqual(['txonly-skb-64B#0', 'txonly-skb-64B-testpmd#0', 'txonly-skb-64B#1', 'txonly-skb-64B-testpmd#1']);
+    expect(logs.some((l) => /trial 0: (disturbed \(.*\): run again|the machine did not go quiet)/.test(l))).toBe(true);
+  }, 120_000);
+
   it('bad input is refused before anything is created, naming the flag and what it allows', async () => {
     const before = namespaces();
     const err = async (s: Record<string, unknown>): Promise<LabError> => {
