@@ -161,7 +161,8 @@ describe('xdplab run', () => {
     ['no title', { tests: [], vm: { backends: ['tap'] } }, /title: required \(string\)/],
     ['an unknown member', { title: 't', tests: [], vm: { backends: ['tap'] }, durationSeconds: 3 }, /durationSeconds: unknown member/],
     ['a bad host test', { title: 't', tests: ['pingpong'] }, /tests\[0\]: expected one of txonly, rxonly, io, macswap, iperf3, got "pingpong"/],
-    ['no rows at all', { title: 't', tests: [] }, /--engines: choose at least one of/],
+    ['no rows at all', { title: 't', tests: [] }, /: tests: choose at least one of txonly/],
+    ['ifname without peer', { title: 't', tests: ['txonly'], ifname: 'eth9' }, /: peer: --ifname and --peer go together/],
   ];
   for (const [what, content, message] of refused) {
     it(`refuses ${what}: exit 2, the file and the field named`, async () => {

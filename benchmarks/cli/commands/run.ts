@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { LabError, schemaError } from '../../contracts/errors.js';
 import type { Plan } from '../../contracts/plan.js';
 import { FILE_ONLY_KEYS, ScenarioFileSchema, type ScenarioFile } from '../../contracts/scenario-file.js';
-import { QUICK, resolveScenario, type TimelineStep } from '../../contracts/scenario.js';
+import { QUICK, resolveScenario, scenarioFlags, type TimelineStep } from '../../contracts/scenario.js';
 import { UsageError, type Io } from '../io.js';
 
 export const RUN_USAGE = `Usage: xdplab run FILE [--plan] [--json] [--out DIR] [--quick]
@@ -94,7 +94,10 @@ export async function loadScenarioFile(file: string): Promise<LoadedScenarioFile
   try {
     resolveScenario(scenario);
   } catch (err) {
-    throw bad(file, err instanceof LabError ? err.message : String(err));
+    if (!(err instanceof LabError)) throw bad(file, String(err));
+    // resolveScenario words its rules for the CLI (--engines, --peer): name the file's fields.
+    const key = scenarioFlags().find((f) => f.flag === err.field)?.key;
+    throw bad(file, key && err.field ? err.message.replace(`${err.field}:`, `${key}:`) : err.message);
   }
   return { file, title: data.title, timeline: data.timeline, ...(data.description ? { description: data.description } : {}), scenario };
 }
