@@ -15,6 +15,8 @@ Commands:
                 Run one QMP command on a running QEMU
   bench [--quick] [--engines LIST] [--modes LIST] [--reference testpmd] ...
                 Run testpmd-style engines and iperf3 through the AF_XDP datapath; write a report
+  run FILE [--plan] [--json] [--out DIR] [--quick]
+                Run a scenario file (benchmarks/scenarios/*.json); --plan: only say what it would do
   report compare A B | report rerun A
                 Compare two reports (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   qmp: () => import('./commands/qmp.js'),
   serve: () => import('./commands/serve.js'),
   bench: () => import('./commands/bench.js'),
+  run: () => import('./commands/run.js'),
   vm: () => import('./commands/vm.js'),
   report: () => import('./commands/report.js'),
   helper: () => import('./commands/helper.js'),

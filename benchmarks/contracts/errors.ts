@@ -84,9 +84,12 @@ export function schemaError(issues: z.core.$ZodIssue[], input: unknown, fieldNam
         ? `required (${issue.expected})`
         : `expected ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}, got ${got}`;
       break;
-    case 'invalid_union':
-      message = `expected one of the allowed values, got ${got}`;
+    case 'invalid_union': {
+      // A discriminated union's bad tag: the issue lists the tags it allows.
+      const options = (issue as { options?: unknown[] }).options;
+      message = Array.isArray(options) && options.length ? `expected one of ${options.map((v) => String(v)).join(', ')}, got ${got}` : `expected one of the allowed values, got ${got}`;
       break;
+    }
     case 'too_small':
       message = issue.origin === 'array' ? `must list at least ${issue.minimum}` : issue.origin === 'string' ? issue.message : `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}, got ${got}`;
       break;

@@ -1,12 +1,13 @@
 // One function per doctor check. Each finds something out for real (a socket, an ioctl, a tool's
 // own output) and says what it found and, when not ok, the exact command that fixes it.
 // Pure parsers are exported separately so the unit tests can feed them captured samples.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { release } from 'node:os';
 import { describeError } from '../contracts/errors.js';
-import { AfXdpTuningSchema, getMemlockLimit, probeAfXdpSocket, probeLibxdp, kvmBackend, probeKvm } from '../../native/index.js';
+import { AfXdpTuningSchema, getMemlockLimit, probeAfXdpSocket, probeLibxdp, kvmBackend, probeKvm, type KvmProbe } from '../../native/index.js';
 import { findLeftovers } from '../lab/state.js';
 import { runTool, which } from './exec.js';
+import { linkedLibrary, linkedLibraryText } from '../qemu/linked-library.js';
 
 /** Required checks decide the exit code; informational ones only inform. */
 export type Severity = 'required' | 'info';
@@ -145,14 +146,15 @@ export async function checkLibxdp(): Promise<CheckOutcome> {
   const loaded = probeLibxdp();
   if (!loaded.ok) return { ok: false, detail: `libxdp.so.1 or libbpf.so.1 does not load (${loaded.error}); ${SETUP} (packages libxdp1, libbpf1)` };
   const withFd = loaded.hasCreateWithFd;
-  const what = version ? `libxdp ${version} (package libxdp1)` : 'libxdp.so.1 (version unknown: not a dpkg package)';
+  // This is the libxdp xdplab's own datapath loads; a QEMU may link another (qemu-libxdp).
+  const what = `xdplab's datapath loads ${version ? `libxdp ${version} (package libxdp1)` : 'libxdp.so.1 (version unknown: not a dpkg package)'}`;
   const dirs = [process.env.LIBXDP_OBJECT_PATH, `${LIB_DIR}/bpf`].filter((d): d is string => !!d);
   const objDir = dirs.find((d) => existsSync(`${d}/xsk_def_xdp_prog_5.3.o`));
   if (!objDir) return { ok: false, detail: `${what} loads, but xsk_def_xdp_prog_5.3.o (the AF_XDP redirect program) is not in ${dirs.join(' or ')}; ${SETUP}, or set LIBXDP_OBJECT_PATH to libxdp's BPF object directory` };
   const qemu = withFd
     ? 'has xsk_umem__create_with_fd, as QEMU\'s af-xdp netdev needs'
-    : 'lacks xsk_umem__create_with_fd (added in 1.4), so QEMU\'s af-xdp netdev needs libxdp >= 1.4; xdplab\'s own datapath works with it';
-  return { ok: true, detail: `${what} loads, xsk_def_xdp_prog_5.3.o in ${objDir}; it ${qemu}` };
+    : 'lacks xsk_umem__create_with_fd (added in 1.4): enough for xdplab\'s datapath, not for a QEMU af-xdp netdev linked against it (the QEMU\'s own libxdp: qemu-libxdp)';
+  return { ok: true, detail: `${what}, xsk_def_xdp_prog_5.3.o in ${objDir}; it ${qemu}` };
 }
 
 /** The QEMU binary: --qemu, then XDPLAB_QEMU, then qemu-system-x86_64 in PATH. */
@@ -181,21 +183,53 @@ export async function checkQemuAfXdp(ctx: CheckContext): Promise<CheckOutcome> {
   if (!r.ok) return { ok: false, detail: `${q.path} -netdev help: ${r.problem}` };
   const netdevs = parseNetdevHelp(r.stdout);
   if (netdevs.includes('af-xdp')) return { ok: true, detail: `${q.path} has the af-xdp netdev (netdevs: ${netdevs.join(' ')})` };
-  return { ok: false, detail: `${q.path} lacks the af-xdp netdev (built without libxdp >= 1.4; it has: ${netdevs.join(' ')}); use a QEMU built with --enable-af-xdp against libxdp >= 1.4 via --qemu PATH or XDPLAB_QEMU` };
+  return { ok: false, detail: `${q.path} lacks the af-xdp netdev (not built with it, which needs libxdp >= 1.4; it has: ${netdevs.join(' ')}); use a QEMU built with --enable-af-xdp against libxdp >= 1.4 via --qemu PATH or XDPLAB_QEMU` };
+}
+
+/** The libxdp the selected QEMU links (its af-xdp netdev's), which need not be the system's. */
+export async function checkQemuLibxdp(ctx: CheckContext): Promise<CheckOutcome> {
+  const q = qemuBinary(ctx);
+  if (!q.path) return { ok: false, detail: 'no QEMU to ask (see the qemu check)' };
+  const l = linkedLibrary(q.path);
+  const system = await dpkgVersion('libxdp1');
+  const besides = system ? `; xdplab's datapath uses the system's libxdp ${system} (the libxdp line)` : '';
+  if (!l.linked) return { ok: false, detail: `${l.reason}, so it has no af-xdp netdev${besides}` };
+  const old = l.version !== undefined && compareVersions(l.version, '1.4') < 0;
+  let systemFile: string | undefined;
+  try { systemFile = realpathSync(`${LIB_DIR}/libxdp.so.1`); } catch { /* no system libxdp */ }
+  const own = systemFile && l.realPath !== systemFile ? ', not the system\'s' : '';
+  return {
+    ok: !old,
+    detail: `${q.path} links ${linkedLibraryText(l)}${own}${old ? ': af-xdp needs libxdp >= 1.4 (xsk_umem__create_with_fd)' : ''}${besides}`,
+  };
+}
+
+/** What the KVM probe found, as one account: the device, the module behind it, the CPU's flags. */
+export function kvmDetail(p: KvmProbe, backend: { module: string | undefined; hardwareVirt: boolean }): CheckOutcome {
+  if (p.ok) return { ok: true, detail: `/dev/kvm runs guest code at hardware speed (${p.detail}); QEMU can use -accel kvm` };
+  const { module, hardwareVirt } = backend;
+  const cpu = hardwareVirt ? '' : 'the CPU shows no vmx/svm flag';
+  const pvm = 'kvm-pvm (pagetable-based virtualization), which runs only PVM-enabled guest kernels at speed';
+  let what: string;
+  if (p.stage === 'open' && p.absent) {
+    // No device: say what there is instead (a module without its device, or nothing at all).
+    const mod = module === 'kvm_pvm' ? 'the kvm_pvm module (pagetable-based virtualization) is loaded but provides no device here; even with one it would run only PVM-enabled guest kernels at speed'
+      : module ? `the ${module} module is loaded but there is no /dev/kvm`
+        : 'no KVM module is loaded';
+    const why = cpu ? `${cpu} (hardware virtualization disabled, or not exposed to this VM)` : 'the CPU has vmx/svm: load kvm_intel or kvm_amd';
+    what = `no /dev/kvm: ${mod}; ${why}`;
+  } else {
+    const found = p.stage === 'done'
+      ? `KVM_CREATE_VM works, but guest code runs emulated: ${p.detail} (${(p.nsPerIteration! / 1000).toFixed(1)} µs per iteration; hardware virtualization: about 1 ns)`
+      : p.stage === 'open' ? p.detail : `/dev/kvm opens, but ${p.detail}`;
+    const behind = module === 'kvm_pvm' ? `/dev/kvm is ${pvm}` : '';
+    what = [found, behind, cpu].filter(Boolean).join('; ');
+  }
+  return { ok: false, detail: `${what}; QEMU runs under TCG (-accel tcg); for KVM, use a host that exposes VT-x/AMD-V (nested virtualization on)` };
 }
 
 export async function checkKvm(): Promise<CheckOutcome> {
-  const p = await probeKvm();
-  if (p.ok) return { ok: true, detail: `/dev/kvm runs guest code at hardware speed (${p.detail}); QEMU can use -accel kvm` };
-  const { module, hardwareVirt } = kvmBackend();
-  const what = p.stage === 'done'
-    ? `KVM_CREATE_VM works, but guest code runs emulated: ${p.detail} (${(p.nsPerIteration! / 1000).toFixed(1)} µs per iteration; hardware virtualization: about 1 ns)`
-    : p.stage === 'open' ? p.detail : `/dev/kvm opens, but ${p.detail}`;
-  const noFlag = hardwareVirt ? '' : 'no vmx/svm CPU flag';
-  const why = module === 'kvm_pvm'
-    ? `/dev/kvm is kvm-pvm (pagetable-based virtualization${noFlag ? `, ${noFlag}` : ''}), which runs only PVM-enabled guest kernels at speed`
-    : noFlag;
-  return { ok: false, detail: `${what}${why ? `; ${why}` : ''}; QEMU runs under TCG (-accel tcg); for KVM, use a host that exposes VT-x/AMD-V (nested virtualization on)` };
+  return kvmDetail(await probeKvm(), kvmBackend());
 }
 
 export async function checkIperf3(): Promise<CheckOutcome> {
@@ -246,6 +280,7 @@ export const CHECKS: Check[] = [
   { id: 'libxdp', severity: 'required', run: checkLibxdp },
   { id: 'qemu', severity: 'required', run: checkQemu },
   { id: 'qemu-af-xdp', severity: 'info', run: checkQemuAfXdp },
+  { id: 'qemu-libxdp', severity: 'info', run: checkQemuLibxdp },
   { id: 'kvm', severity: 'info', run: checkKvm },
   { id: 'iperf3', severity: 'required', run: checkIperf3 },
   { id: 'dpdk-testpmd', severity: 'required', run: checkTestpmd },

@@ -30,6 +30,8 @@ export interface KvmProbe {
   /** The furthest step reached: what worked is in detail. */
   stage: 'open' | 'api' | 'create-vm' | 'setup' | 'run' | 'done';
   ok: boolean;
+  /** stage 'open': the device does not exist (as opposed to one that does not open). */
+  absent?: boolean;
   detail: string;
   nsPerIteration?: number;
 }
@@ -54,7 +56,7 @@ export async function probeKvm(device = '/dev/kvm'): Promise<KvmProbe> {
   let kvm: number;
   try { kvm = openSync(device, 'r+'); } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { stage: 'open', ok: false, detail: `no ${device} (no KVM in this kernel, or virtualization disabled)` };
+    if (code === 'ENOENT') return { stage: 'open', ok: false, absent: true, detail: `no ${device}` };
     if (code === 'EACCES') return { stage: 'open', ok: false, detail: `no permission to open ${device}: add the user to group kvm (usermod -aG kvm $USER)` };
     return { stage: 'open', ok: false, detail: `opening ${device}: ${describeError(err)}` };
   }

@@ -13,7 +13,7 @@ import { suite } from '../helpers/requirements.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const REQUIRED_IDS = ['af-xdp', 'capabilities', 'memlock', 'libxdp', 'qemu', 'iperf3', 'dpdk-testpmd', 'leftovers'];
-const ALL_IDS = ['af-xdp', 'capabilities', 'memlock', 'bpffs', 'libxdp', 'qemu', 'qemu-af-xdp', 'kvm', 'iperf3', 'dpdk-testpmd', 'chromium', 'leftovers'];
+const ALL_IDS = ['af-xdp', 'capabilities', 'memlock', 'bpffs', 'libxdp', 'qemu', 'qemu-af-xdp', 'qemu-libxdp', 'kvm', 'iperf3', 'dpdk-testpmd', 'chromium', 'leftovers'];
 
 interface Result { id: string; ok: boolean; detail: string; severity: string }
 
@@ -58,7 +58,7 @@ describe('xdplab doctor', () => {
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(ALL_IDS.length + 1);
     lines.slice(0, -1).forEach((l, i) => expect(l).toMatch(new RegExp(`^(ok  |FAIL|warn) ${ALL_IDS[i]} +\\S`)));
-    expect(lines.at(-1)).toMatch(/^doctor: 12 checks: \d+ ok, \d+ failed/);
+    expect(lines.at(-1)).toMatch(/^doctor: 13 checks: \d+ ok, \d+ failed/);
   }, 60_000);
 
   it('exits 2 on an unknown command, with a message on stderr', () => {

@@ -77,12 +77,22 @@ export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; jso
 
 const fmt = (x: number | undefined, scale: number) => (x === undefined || !Number.isFinite(x) ? '-' : (x / scale).toFixed(3));
 
+const range = (x: { median: number; min: number; max: number } | undefined, scale: number) => (x ? `${fmt(x.median, scale)} (${fmt(x.min, scale)}-${fmt(x.max, scale)})` : '');
+
+/**
+ * iperf3 rows fill the Gbps columns (forward, then reverse); packet rows (txonly, rxonly) fill an
+ * Mpps column of their own, shown when there are any: their rate is packets, not a TCP stream.
+ */
 export function vmReportTable(r: Report): string {
-  const head = ['row', 'forward Gbps (min-max)', 'reverse Gbps (min-max)', 'boot s', 'status'];
+  const isPacket = (row: Report['rows'][number]) => row.test !== 'iperf3' && (row.stats.packetsPerSecond !== undefined || row.test === 'txonly' || row.test === 'rxonly');
+  const packets = r.rows.some(isPacket);
+  const head = ['row', 'forward Gbps (min-max)', 'reverse Gbps (min-max)', ...(packets ? ['Mpps (min-max)'] : []), 'boot s', 'status'];
   const lines = r.rows.map((row) => {
-    const f = row.stats.bitsPerSecond, b = row.stats.reverseBitsPerSecond, boot = row.stats.bootMs;
+    const packet = isPacket(row);
+    const boot = row.stats.bootMs;
     return [
-      row.id, f ? `${fmt(f.median, 1e9)} (${fmt(f.min, 1e9)}-${fmt(f.max, 1e9)})` : '', b ? `${fmt(b.median, 1e9)} (${fmt(b.min, 1e9)}-${fmt(b.max, 1e9)})` : '',
+      row.id, packet ? '' : range(row.stats.bitsPerSecond, 1e9), packet ? '' : range(row.stats.reverseBitsPerSecond, 1e9),
+      ...(packets ? [packet ? range(row.stats.packetsPerSecond, 1e6) : ''] : []),
       boot ? fmt(boot.median, 1e3) : '', row.status + (row.reason ? `: ${row.reason.split('\n')[0]!.slice(0, 160)}` : ''),
     ];
   });
