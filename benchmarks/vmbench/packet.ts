@@ -70,9 +70,9 @@ const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resol
 });
 
 
-/** A sample interval that gives even a short window a few samples. */
+/** A sample interval that gives even a short window a few samples, and live views at least 2 Hz. */
 export function sampleIntervalMs(durationMs: number): number {
-  return Math.max(100, Math.min(1000, Math.floor(durationMs / 4)));
+  return Math.max(100, Math.min(500, Math.floor(durationMs / 4)));
 }
 
 function checkRun(o: PacketRunOptions): void {
