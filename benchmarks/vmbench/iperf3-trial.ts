@@ -63,19 +63,21 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
     commandLines.push(await startGuestServer(vms[topo.server.vm]!, GUEST_IPERF3_PORT));
     const runs: ClientRun[] = [];
     const server = vms[topo.server.vm]!;
-    // Time origin: the forward client's start is tMs 0 (samples, markers, timeline steps); the
-    // reverse direction follows on the same wall clock (tMs past durationMs, after the gap in
-    // which the server listens again). Live samples: the server guest's NIC, rx forward (it
-    // receives), tx reverse (it sends); iperf3's own -J intervals only come at the end.
+    // Time origin: tMs 0 (samples, markers, timeline steps) is when the forward test's data began
+    // to flow (the server guest's NIC saw it: iperf3's own test start, after its control exchange,
+    // which takes a second or two under TCG); the reverse direction follows on the same wall clock
+    // (tMs past durationMs, after the gap in which the server listens again). Live samples: the
+    // server guest's NIC, rx forward (it receives), tx reverse (it sends); iperf3's -J intervals
+    // only come at the end and are not used.
     let originMs: number | undefined;
     for (const reverse of [false, true]) {
       if (ctx.stopSignal.stop) break;
       ctx.progress?.(`${backend}: iperf3 ${reverse ? 'reverse' : 'forward'}`);
       await waitGuestListening(server, GUEST_IPERF3_PORT);
-      if (originMs === undefined) { originMs = Date.now(); ctx.onWindow?.(originMs); }
       const live = pollGuestNic({
-        vm: server.vm, originMs, direction: reverse ? 'tx' : 'rx', ...(reverse ? { prefix: 'reverse' } : {}),
+        vm: server.vm, ...(originMs !== undefined ? { originMs } : {}), direction: reverse ? 'tx' : 'rx', ...(reverse ? { prefix: 'reverse' } : {}),
         row: ctx.rowId, trial: ctx.trial, sample: (x) => ctx.sample(x),
+        onStart: (at) => { if (originMs === undefined) { originMs = at; ctx.onWindow?.(at); } },
       });
       let r: ClientRun;
       try {
