@@ -265,10 +265,13 @@ export class VmPacketRig {
     o.onWindow?.(Date.now());
     const end = start + o.durationMs;
     let prev = await readLinks(t.vmNetns);
+    // Reads on a fixed cadence from the start (the time a read takes does not add up).
+    let next = start + interval;
     while (!o.stopSignal?.stop) {
       const left = end - performance.now();
       if (left <= 0) break;
-      await sleep(Math.min(interval, left), o.stopSignal);
+      await sleep(Math.max(0, Math.min(next, end) - performance.now()), o.stopSignal);
+      next = Math.max(next + interval, performance.now());
       const cur = await readLinks(t.vmNetns);
       const dt = cur.atMs - prev.atMs;
       const pps = dt > 0 ? (delta(prev, cur, ifname, key) * 1000) / dt : 0;

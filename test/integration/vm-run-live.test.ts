@@ -168,6 +168,61 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
     });
   });
 
+  describe('a packet row and a fault', () => {
+    it('txonly samples packets at >= 2 Hz with its timeline marker; QEMU killed mid-row fails that row with the cause, its earlier samples kept', async () => {
+      const rm = new RunManager(join(outDir, 'fault'));
+      const events: Marker[] = [];
+      rm.on('marker', (e) => { events.push(e.marker); });
+      // QEMU of user/iperf3 killed once it has streamed two samples (its VM from runVms).
+      let runId = '';
+      let userSamples = 0;
+      let killed = '';
+      rm.on('sample', (e) => {
+        if (e.sample.row !== 'user/iperf3' || ++userSamples !== 2) return;
+        const name = rm.runVms(runId).vms[0]!.name;
+        const pid = execFileSync('pgrep', ['-f', `qemu-system.*-name ${name}`], { encoding: 'utf8' }).trim().split('\n')[0]!;
+        process.kill(Number(pid), 'SIGKILL');
+        killed = name;
+      });
+      const h = await rm.start({
+        tests: [], durationMs: 3000, warmupMs: 0, trials: 1,
+        vm: { backends: ['tap', 'user'], tests: ['iperf3', 'txonly'] },
+        timeline: [
+          { atMs: 500, rows: ['tap/txonly'], action: { kind: 'announce_self' } },
+          { atMs: 800, rows: ['user/iperf3'], action: { kind: 'qmp', command: 'query-status' } },
+          // A step QEMU refuses: a marker with ok false, and the row goes on.
+          { atMs: 1000, rows: ['tap/txonly'], action: { kind: 'set_link', up: true }, vm: 'no-such-vm' },
+        ],
+      }, { command: ['test'] });
+      runId = h.runId;
+      const report = await h.done;
+      expect(ReportSchema.safeParse(report).success).toBe(true);
+      expect(report.markers).toEqual(events);
+      expect(killed).toMatch(/^xlvb-/);
+      const row = (id: string) => report.rows.find((r) => r.id === id)!;
+      const tx = row('tap/txonly');
+      expect({ status: tx.status, reason: tx.reason }).toEqual({ status: 'ok', reason: undefined });
+      expect(tx.liveSource).toMatch(/^host-tap/);
+      const txSamples = report.samples.filter((s) => s.row === 'tap/txonly');
+      expect(txSamples.length).toBeGreaterThanOrEqual(5);
+      for (const s of txSamples) expect(s.intervalMs).toBeLessThanOrEqual(650);
+      expect(Math.max(...txSamples.map((s) => s.metrics.packetsPerSecond!))).toBeGreaterThan(0);
+      const txMarkers = report.markers.filter((m) => m.row === 'tap/txonly' && m.source === 'timeline');
+      expect(txMarkers.map((m) => ({ name: m.name, ok: m.ok }))).toEqual([{ name: 'announce-self', ok: true }, { name: 'set_link', ok: false }]);
+      expect(txMarkers[1]!.detail).toMatch(/no VM 'no-such-vm'/);
+      expect(Math.abs(txMarkers[0]!.tMs - 500)).toBeLessThan(300);
+
+      const user = row('user/iperf3');
+      expect(user.status).toBe('failed');
+      expect(user.reason).toContain(`QEMU of ${killed} was killed by SIGKILL during the iperf3 run`);
+      expect(report.samples.filter((s) => s.row === 'user/iperf3').length).toBeGreaterThanOrEqual(2);
+      expect(report.markers.filter((m) => m.row === 'user/iperf3' && m.source === 'timeline').map((m) => ({ name: m.name, ok: m.ok }))).toEqual([{ name: 'query-status', ok: true }]);
+      expect(row('tap/iperf3').status).toBe('ok');
+      // report.json on disk has them too.
+      expect(rm.report(h.runId).markers).toEqual(events);
+    }, 300_000);
+  });
+
   describe('timeline errors at plan time', () => {
     it('a timeline naming a non-VM row, or a QMP command this QEMU lacks, is refused before anything starts', async () => {
       const rm = new RunManager(join(outDir, 'plan'));
