@@ -223,6 +223,26 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
     }, 300_000);
   });
 
+  describe('a run stopped mid-trial', () => {
+    it('stops: its VMs are gone from runVms, the report says stopped, nothing is left (checked after each test)', async () => {
+      const rm = new RunManager(join(outDir, 'stop'));
+      let runId = '';
+      let stopping: Promise<boolean> | undefined;
+      const vmLists: string[][] = [];
+      rm.on('runVms', (e) => { vmLists.push(e.vms.map((v) => v.name)); });
+      rm.on('sample', () => { stopping ??= rm.stop(runId); });
+      const h = await rm.start({ tests: [], durationMs: 4000, warmupMs: 0, trials: 2, vm: { backends: ['tap'], tests: ['iperf3'] } }, { command: ['test'] });
+      runId = h.runId;
+      const report = await h.done;
+      expect(await stopping).toBe(true);
+      expect(report.status).toBe('incomplete');
+      expect(report.rows[0]!.trials.length).toBeLessThanOrEqual(1);
+      expect(vmLists.at(-1)).toEqual([]);
+      expect(rm.runVms(runId)).toEqual({ vms: [] });
+      await expect(rm.runQmp(runId, vmLists[0]![0]!, 'query-status')).rejects.toMatchObject({ code: 'ENOVM', message: expect.stringContaining('not running') });
+    }, 180_000);
+  });
+
   describe('timeline errors at plan time', () => {
     it('a timeline naming a non-VM row, or a QMP command this QEMU lacks, is refused before anything starts', async () => {
       const rm = new RunManager(join(outDir, 'plan'));
