@@ -43,14 +43,14 @@ export const LIVE_SOURCE: Record<VmTestName, string> = {
  * The scenario's timeline against the plan, before anything starts: `rows` must name VM rows of
  * the plan, and a `qmp` step's command must be one this QEMU has (its query-qmp-schema).
  */
-export function checkTimeline(s: Scenario, vmRowIds: readonly string[], caps: Pick<QemuCapabilities, 'qmpCommands' | 'version'>): void {
+export function checkTimeline(s: Scenario, vmRowIds: readonly string[], caps: Partial<Pick<QemuCapabilities, 'qmpCommands' | 'version'>>): void {
   s.timeline.forEach((step, i) => {
     const bad = (step.rows ?? []).filter((r) => !vmRowIds.includes(r));
     if (bad.length) {
       throw invalidOption(`timeline[${i}].rows`, `${bad.map((r) => `'${r}'`).join(', ')} ${bad.length > 1 ? 'are not VM rows' : 'is not a VM row'} of this plan; its VM rows: ${vmRowIds.join(', ') || 'none'}`);
     }
     if (step.action.kind === 'qmp' && caps.qmpCommands && !caps.qmpCommands.includes(step.action.command)) {
-      throw invalidOption(`timeline[${i}].action.command`, `QEMU ${caps.version} has no QMP command '${step.action.command}'`, 'query-commands (or the QMP panel\'s completion) lists the commands it has');
+      throw invalidOption(`timeline[${i}].action.command`, `QEMU ${caps.version ?? ''} has no QMP command '${step.action.command}'`, 'query-commands (or the QMP panel\'s completion) lists the commands it has');
     }
   });
 }
@@ -58,7 +58,11 @@ export function checkTimeline(s: Scenario, vmRowIds: readonly string[], caps: Pi
 /** The VM rows of `tests` (a kind's share of VM_TESTS); [] when the scenario has no VM part. */
 export async function vmCells(s: Scenario, ctx: PlanContext, tests: readonly VmTestName[]): Promise<Array<{ spec: RowSpec; params: VmParams }>> {
   const vm = s.vm;
-  if (!vm) return [];
+  if (!vm) {
+    // No VM rows: a timeline step that names rows names none of them.
+    checkTimeline(s, [], {});
+    return [];
+  }
   const wanted = vm.tests.filter((t) => tests.includes(t));
   if (!wanted.length) return [];
   const backends = expandBackends(vm.backends);
