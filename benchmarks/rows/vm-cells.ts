@@ -34,7 +34,7 @@ export function qemuTools(caps: QemuCapabilities): Record<string, string> {
  * frames at the guest's NIC (headers included), a little above iperf3's goodput.
  */
 export const LIVE_SOURCE: Record<VmTestName, string> = {
-  iperf3: 'guest-nic: the server guest\'s /proc/net/dev via the guest agent every 0.5 s (rx forward, tx reverse)',
+  iperf3: 'guest-nic: the server guest\'s /proc/net/dev via the guest agent every 0.4 s (rx forward, tx reverse)',
   txonly: 'host-tap: frames QEMU read from the tap (af-xdp: arriving at the veth end), /sys counters every 0.5 s at most',
   rxonly: 'xdplab-rxonly: the rxonly worker\'s counters every 0.5 s at most',
 };
