@@ -88,6 +88,6 @@ export async function vmTrialContext(ctx: TrialContext, p: VmParams): Promise<Vm
     lab: ctx.lab, qemuBinary: p.qemu, image, backend: p.backend, test: p.test, rowId: ctx.row.id, trial: ctx.trial,
     durationMs: ctx.scenario.durationMs, warmupMs: 0, frameBytes: 64, mode: 'native', nicModel: ctx.scenario.vm?.nicModel ?? 'virtio-net-pci',
     sample: (x) => ctx.sample(x), progress: (message) => ctx.phase('measure', message), stopSignal: ctx.stopSignal,
-    ...(ctx.vms ? { onVms: ctx.vms.onVms, onWindow: ctx.vms.onWindow } : {}),
+    ...(ctx.vms ? { onQmp: ctx.vms.onQmp, onVms: ctx.vms.onVms, onWindow: ctx.vms.onWindow } : {}),
   };
 }
