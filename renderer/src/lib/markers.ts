@@ -36,16 +36,17 @@ export function markerText(m: Pick<Marker, 'name' | 'vm' | 'ok' | 'detail'>, wit
 /**
  * The annotation plugin's `annotations` record for these markers: key `m<i>` per marker, a
  * vertical line at tMs / 1000 seconds. Labels alternate top and bottom so close markers stay
- * readable; `fontSize` grows for the presenter view.
+ * readable; `fontSize` grows for the presenter view; `rowLabel` names the row (its backend) when
+ * several rows share the axis.
  */
-export function markerAnnotations(markers: readonly Marker[], opts: { fontSize?: number; withVm?: boolean } = {}): Record<string, LineAnnotation> {
+export function markerAnnotations(markers: readonly Marker[], opts: { fontSize?: number; withVm?: boolean; rowLabel?: (row: string) => string | undefined } = {}): Record<string, LineAnnotation> {
   const out: Record<string, LineAnnotation> = {};
   markers.forEach((m, i) => {
     const colour = markerColour(m);
     out[`m${i}`] = {
       type: 'line', scaleID: 'x', value: m.tMs / 1000, borderColor: colour, borderWidth: m.ok === false ? 3 : 2,
       ...(m.kind === 'event' ? { borderDash: [6, 4] } : {}),
-      label: { display: true, content: markerText(m, opts.withVm), position: i % 2 ? 'end' : 'start', backgroundColor: colour, color: '#fff', font: { size: opts.fontSize ?? 11 } },
+      label: { display: true, content: `${opts.rowLabel?.(m.row) ? `${opts.rowLabel(m.row)}: ` : ''}${markerText(m, opts.withVm)}`, position: i % 2 ? 'end' : 'start', backgroundColor: colour, color: '#fff', font: { size: opts.fontSize ?? 11 } },
     };
   });
   return out;
