@@ -18,7 +18,7 @@ import { QmpClient, type QmpSchemaEntry, type QmpVersion } from './qmp.js';
 
 export const DEFAULT_QEMU = 'qemu-system-x86_64';
 /** Bumped when the cached facts change shape. */
-export const CAPABILITIES_CACHE_VERSION = 1;
+export const CAPABILITIES_CACHE_VERSION = 2;
 
 /** Data directories of the distribution's QEMU (Debian: firmware from seabios and ipxe-qemu). */
 export const SYSTEM_DATA_DIRS = ['/usr/share/qemu', '/usr/share/seabios', '/usr/lib/ipxe/qemu'];
@@ -87,6 +87,8 @@ export interface QemuFacts {
   netdevUnion?: Record<string, SchemaMember[]>;
   /** Why query-qmp-schema could not be read (then netdevUnion is absent). */
   schemaProblem?: string;
+  /** The QMP commands of query-qmp-schema, sorted (a scenario's timeline is checked against them). */
+  qmpCommands?: string[];
 }
 
 export interface DriverAvailability {
@@ -244,6 +246,7 @@ export async function probeQemuFacts(binary: string, timeoutMs = 10_000): Promis
     const { version: qv, schema } = await probeQmpSchema(binary, timeoutMs);
     facts.package = qv.package;
     const union = netdevUnionFromSchema(schema);
+    facts.qmpCommands = schema.filter((e) => e['meta-type'] === 'command').map((e) => e.name).sort();
     if (union) facts.netdevUnion = union;
     else facts.schemaProblem = 'query-qmp-schema has no netdev_add command with a Netdev union';
   } catch (err) {

@@ -32,6 +32,7 @@ export function finishAbandonedReport(dir: string, why: string): boolean {
   if (!parsed.success) return false;
   const report = parsed.data;
   if (report.finishedAt) return false;
+  // Markers (QMP commands and events) are few: report.json is rewritten with each, so it has them all.
   report.samples = readSamplesFile(join(dir, 'samples.jsonl'));
   const counts = new Map<string, number>();
   for (const s of report.samples) counts.set(s.row, (counts.get(s.row) ?? 0) + 1);

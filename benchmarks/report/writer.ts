@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SampleSink } from './sample-sink.js';
 import { reportCsv } from './csv.js';
 import { reportHtml } from './html.js';
-import { ReportSchema, type Report, type Sample } from '../contracts/report.js';
+import { ReportSchema, type Marker, type Report, type Sample } from '../contracts/report.js';
 
 function writeAtomically(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
@@ -40,6 +40,15 @@ export class ReportWriter {
   sample(s: Sample): void {
     this.sink.write(s);
     this.report.samples.push(s);
+  }
+
+  /**
+   * A marker (a QMP command or event): few, so report.json is rewritten with it at once, and a run
+   * that dies keeps it (abandoned.ts takes the samples from samples.jsonl, the markers from here).
+   */
+  marker(m: Marker): void {
+    this.report.markers.push(m);
+    this.save();
   }
 
   /** Validates and writes the three files; called after every row and at the end. */

@@ -8,6 +8,7 @@ import type { Scenario } from '../contracts/scenario.js';
 import type { HelperClient } from '../helper/client.js';
 import type { Lab } from '../lab/lab.js';
 import type { ForwardTopology, PacketTopology } from '../lab/topology.js';
+import type { GroupVm } from '../qemu/vm-group.js';
 
 /** What a row is, as the report shows it. */
 export interface RowSpec {
@@ -21,6 +22,8 @@ export interface RowSpec {
   copy?: boolean;
   frameBytes?: number;
   backend?: string;
+  /** Where the row's live samples come from (the report's Row.liveSource). */
+  liveSource?: string;
   /** Why the row cannot run here: it is reported with no trials. */
   unavailable?: string;
   /** Rows are sorted by this key (kinds interleave: an engine row beside its references). */
@@ -50,6 +53,8 @@ export interface TrialContext {
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
   /** A tool version the report's environment should name (the guest kernel, ...). */
   noteTool(name: string, value: string): void;
+  /** VM rows: the trial's VMs (ready, then [] when stopped) and when its measured window began. */
+  vms?: { onVms(vms: GroupVm[]): void; onWindow(atMs: number): void };
 }
 
 export interface TrialOutcome {

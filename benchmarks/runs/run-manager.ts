@@ -26,6 +26,7 @@ import type { Plan } from '../contracts/plan.js';
 import { backendInfo } from '../qemu/backends.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
 import { RunTopologies } from './run-topologies.js';
+import { TrialVms } from './trial-vms.js';
 
 /** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
 function finiteOnly(metrics: Record<string, number>): Record<string, number> {
@@ -49,7 +50,7 @@ function emptyRow(p: PlannedRow, s: Scenario, viaHelper: boolean): Row {
   const unavailable = p.unavailable ?? refused;
   return {
     id: p.id, test: p.test, tool: p.tool, mode: p.mode, ...(p.copy !== undefined ? { copy: p.copy } : {}), ...(p.frameBytes ? { frameBytes: p.frameBytes } : {}),
-    ...(p.needs === 'packet' ? { queues: s.queues } : {}), ...(p.backend ? { backend: p.backend } : {}),
+    ...(p.needs === 'packet' ? { queues: s.queues } : {}), ...(p.backend ? { backend: p.backend } : {}), ...(p.liveSource ? { liveSource: p.liveSource } : {}),
     status: unavailable ? 'unavailable' : 'incomplete', reason: unavailable ?? 'not run yet', commandLines: [], trials: [], stats: {},
   };
 }
@@ -74,7 +75,7 @@ function finishRow(row: Row, stopped: boolean): void {
   }
 }
 
-interface Active { stop: { stop: boolean }; done: Promise<Report> }
+interface Active { stop: { stop: boolean }; done: Promise<Report>; vms?: TrialVms }
 
 export class RunManager implements RunManagerApi {
   private readonly events = new EventEmitter();
@@ -123,14 +124,16 @@ export class RunManager implements RunManagerApi {
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
-    const done = this.execute(writer, scenario, plans, stop, helper);
-    this.active.set(runId, { stop, done });
+    const active: Active = { stop, done: Promise.resolve(report) };
+    this.active.set(runId, active);
+    const done = this.execute(writer, scenario, plans, stop, helper, active);
+    active.done = done;
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
     return { runId, dir: writer.dir, done, recovered };
   }
 
-  private async execute(writer: ReportWriter, s: Scenario, plans: PlannedRow[], stop: { stop: boolean }, helperPath?: string): Promise<Report> {
+  private async execute(writer: ReportWriter, s: Scenario, plans: PlannedRow[], stop: { stop: boolean }, helperPath: string | undefined, active: Active): Promise<Report> {
     const report = writer.report;
     const runId = report.id;
     let lab: Lab | undefined;
@@ -186,6 +189,14 @@ export class RunManager implements RunManagerApi {
           fraction: Math.min(1, (step + (phase === 'measure' ? 0.5 : phase === 'teardown' ? 0.9 : 0.1)) / steps.length),
         });
         const trialLab = plan.needs === 'trial-lab' ? new Lab('vmbench') : undefined;
+        // A VM row's trial: its VMs for runVms/runQmp, its QMP events and timeline as markers.
+        const trialVms = plan.backend ? new TrialVms({
+          row: plan.id, backend: plan.backend, trial,
+          timeline: s.timeline.filter((t) => !t.rows || t.rows.includes(plan.id)),
+          marker: (m) => { writer.marker(m); this.emit('marker', { runId, marker: m }); },
+          vmsChanged: (vms) => this.emit('runVms', { runId, row: plan.id, trial, vms: vms.map((v) => ({ name: v.vm.name, backend: plan.backend! })) }),
+        }) : undefined;
+        active.vms = trialVms;
         const ctx: TrialContext = {
           lab: trialLab ?? lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
           ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
@@ -198,6 +209,7 @@ export class RunManager implements RunManagerApi {
             return made;
           },
           noteTool: (name, value) => { report.environment.tools[name] = value; },
+          ...(trialVms ? { vms: { onVms: trialVms.onVms, onWindow: trialVms.onWindow } } : {}),
         };
         const startedAt = new Date().toISOString();
         const t0 = Date.now();
@@ -216,6 +228,8 @@ export class RunManager implements RunManagerApi {
           if (err instanceof LabError && err.code === 'ENOTOOL') { row.status = 'unavailable'; row.reason = text; finished.add(index); }
           else log(`${plan.id} trial ${trial}: ${text}`);
         } finally {
+          trialVms?.close();
+          if (active.vms === trialVms) active.vms = undefined;
           trialLab?.close();
         }
         if (trial === s.trials - 1) finishRow(row, false);
@@ -275,16 +289,27 @@ export class RunManager implements RunManagerApi {
     };
   }
 
-  runVms(_runId: string): CommandResult<'runVms'> {
-    return { vms: [] };
+  runVms(runId: string): CommandResult<'runVms'> {
+    const t = this.active.get(runId)?.vms;
+    if (!t || !t.vms.length) return { vms: [] };
+    return { row: t.o.row, trial: t.o.trial, vms: t.vms.map((v) => ({ name: v.vm.name, backend: t.o.backend })) };
   }
 
-  async runQmp(runId: string, vm: string, _command: string, _args?: Record<string, unknown>): Promise<unknown> {
-    throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: run '${runId}' has no VM '${vm}' now`, hint: 'runVms lists the VMs of the running trial' });
+  /** The current trial's VMs of a run; ENOVM (listing what there is) when `vm` is not one. */
+  private trialVms(runId: string, vm: string): TrialVms {
+    const t = this.active.get(runId)?.vms;
+    if (!t || !t.vms.length) {
+      throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: run '${runId}' has no VM '${vm}' now: ${this.active.has(runId) ? 'its current trial has no VMs (a host row, or between VM rows)' : 'it is not running'}`, hint: 'runVms lists the VMs of the running trial' });
+    }
+    return t;
+  }
+
+  async runQmp(runId: string, vm: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
+    return this.trialVms(runId, vm).command(vm, command, args, 'console');
   }
 
   async runQmpCommands(runId: string, vm: string): Promise<string[]> {
-    return this.runQmp(runId, vm, 'query-commands').then(() => []);
+    return this.trialVms(runId, vm).commands(vm);
   }
 
   async stop(runId: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { capabilitiesFor, hostFacts, requireBackend } from './prerequisites.js';
 import { VmTrialError } from './trial-error.js';
 import type { VmTrialContext, VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 import { commandLineOf, VmGroup, type GroupVm } from '../qemu/vm-group.js';
+import { pollGuestNic } from './live-nic.js';
 
 export const GUEST_IPERF3_PORT = 5201;
 
@@ -55,24 +56,37 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
   } catch (err) {
     throw new VmTrialError(err, topo.setupCommands);
   }
+  ctx.onVms?.(vms);
   const fault = injectFault(vms, options.fault, options.faultAfterMs ?? 500);
   const commandLines = [...vms.map((v) => commandLineOf(v.vm)), ...topo.setupCommands];
   try {
     commandLines.push(await startGuestServer(vms[topo.server.vm]!, GUEST_IPERF3_PORT));
     const runs: ClientRun[] = [];
-    let offsetMs = 0;
+    const server = vms[topo.server.vm]!;
+    // Time origin: tMs 0 (samples, markers, timeline steps) is when the forward test's data began
+    // to flow (the server guest's NIC saw it: iperf3's own test start, after its control exchange,
+    // which takes a second or two under TCG); the reverse direction follows on the same wall clock
+    // (tMs past durationMs, after the gap in which the server listens again). Live samples: the
+    // server guest's NIC, rx forward (it receives), tx reverse (it sends); iperf3's -J intervals
+    // only come at the end and are not used.
+    let originMs: number | undefined;
     for (const reverse of [false, true]) {
       if (ctx.stopSignal.stop) break;
       ctx.progress?.(`${backend}: iperf3 ${reverse ? 'reverse' : 'forward'}`);
-      await waitGuestListening(vms[topo.server.vm]!, GUEST_IPERF3_PORT);
-      const r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
+      await waitGuestListening(server, GUEST_IPERF3_PORT);
+      const live = pollGuestNic({
+        vm: server.vm, ...(originMs !== undefined ? { originMs } : {}), direction: reverse ? 'tx' : 'rx', ...(reverse ? { prefix: 'reverse' } : {}),
+        row: ctx.rowId, trial: ctx.trial, sample: (x) => ctx.sample(x),
+        onStart: (at) => { if (originMs === undefined) { originMs = at; ctx.onWindow?.(at); } },
+      });
+      let r: ClientRun;
+      try {
+        r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
+      } finally {
+        await live.stop();
+      }
       runs.push(r);
       commandLines.push(r.commandLine);
-      const metric = reverse ? 'reverseBitsPerSecond' : 'bitsPerSecond';
-      for (const i of r.intervals) {
-        ctx.sample({ row: ctx.rowId, trial: ctx.trial, tMs: Math.round(offsetMs + i.startMs), intervalMs: Math.round(i.durationMs), metrics: { [metric]: i.bitsPerSecond } });
-      }
-      offsetMs += ctx.durationMs;
     }
     const [fwd, rev] = runs;
     if (!fwd || !rev) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped before both iperf3 directions ran' });
@@ -93,5 +107,6 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
   } finally {
     fault.cancel();
     await group.stop();
+    ctx.onVms?.([]);
   }
 }

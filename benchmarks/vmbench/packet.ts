@@ -24,7 +24,7 @@ import { DEFAULT_FRAME } from '../engines/frames.js';
 import { Lab } from '../lab/lab.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import type { Vm } from '../qemu/vm.js';
-import { commandLineOf, VmGroup } from '../qemu/vm-group.js';
+import { commandLineOf, VmGroup, type GroupVm } from '../qemu/vm-group.js';
 import type { Sample } from '../contracts/report.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
 import { configurePktgen, pktgenWrites, readGuestNic, runPktgen, stopPktgen, type GuestNicCounters, type PktgenConfig } from './guest-traffic.js';
@@ -61,6 +61,8 @@ export interface PacketRunOptions {
   trial?: number;
   sample?: (s: Sample) => void;
   stopSignal?: { stop: boolean };
+  /** The measured window began at this Date.now() (tMs 0 of the samples): markers and timeline steps start from it. */
+  onWindow?(atMs: number): void;
 }
 
 const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resolve) => {
@@ -70,9 +72,9 @@ const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>((resol
 });
 
 
-/** A sample interval that gives even a short window a few samples. */
+/** A sample interval that gives even a short window a few samples, and live views at least 2 Hz. */
 export function sampleIntervalMs(durationMs: number): number {
-  return Math.max(100, Math.min(1000, Math.floor(durationMs / 4)));
+  return Math.max(100, Math.min(500, Math.floor(durationMs / 4)));
 }
 
 function checkRun(o: PacketRunOptions): void {
@@ -127,6 +129,9 @@ export class VmPacketRig {
   }
 
   get qemuCommandLine(): string { return this.commandLines[0]!; }
+
+  /** The rig's VM with its QMP client (a run's QMP panel and timeline). */
+  get vms(): GroupVm[] { return this.group.vms; }
 
   /**
    * Builds the topology and boots the VM on it. Backend af-xdp needs a QEMU with the af-xdp
@@ -257,12 +262,16 @@ export class VmPacketRig {
     const [ifname, key] = t.tap ? [t.tap, 'txPackets' as const] : [t.vmSide.ifname, 'rxPackets' as const];
     const interval = sampleIntervalMs(o.durationMs);
     const start = performance.now();
+    o.onWindow?.(Date.now());
     const end = start + o.durationMs;
     let prev = await readLinks(t.vmNetns);
+    // Reads on a fixed cadence from the start (the time a read takes does not add up).
+    let next = start + interval;
     while (!o.stopSignal?.stop) {
       const left = end - performance.now();
       if (left <= 0) break;
-      await sleep(Math.min(interval, left), o.stopSignal);
+      await sleep(Math.max(0, Math.min(next, end) - performance.now()), o.stopSignal);
+      next = Math.max(next + interval, performance.now());
       const cur = await readLinks(t.vmNetns);
       const dt = cur.atMs - prev.atMs;
       const pps = dt > 0 ? (delta(prev, cur, ifname, key) * 1000) / dt : 0;
@@ -362,6 +371,8 @@ export class VmPacketRig {
       if (o.stopSignal?.stop) return undefined; // stopped before the window began
       throw new LabError({ code: 'EWORKER', message: "xdplab's rxonly sent no samples within 10 s" });
     }
+    // The window began when the first sample came (its tMs 0), on the wall clock.
+    o.onWindow?.(Date.now() - (performance.now() - first.hostMs));
     let i = a;
     for (;;) {
       const j = await next(0, i + 1);
@@ -390,6 +401,7 @@ export const runVmPacketTrial: VmTrialRunner = async (ctx) => {
   const run: PacketRunOptions = {
     mode: ctx.mode, frameBytes: ctx.frameBytes, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs,
     rowId: ctx.rowId, trial: ctx.trial, sample: (s) => ctx.sample(s), stopSignal: ctx.stopSignal,
+    ...(ctx.onWindow ? { onWindow: ctx.onWindow } : {}),
   };
   checkRun(run);
   const rig = await VmPacketRig.open({
@@ -398,9 +410,11 @@ export const runVmPacketTrial: VmTrialRunner = async (ctx) => {
     ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
   try {
+    ctx.onVms?.(rig.vms);
     ctx.progress?.(`${ctx.test} over ${ctx.backend}: ${ctx.frameBytes}-byte frames, xdplab in ${ctx.mode} mode`);
     return ctx.test === 'txonly' ? await rig.txonly(run) : await rig.rxonly(run);
   } finally {
     await rig.close();
+    ctx.onVms?.([]);
   }
 };

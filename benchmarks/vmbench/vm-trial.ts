@@ -3,6 +3,7 @@
 import type { Lab } from '../lab/lab.js';
 import type { Sample } from '../contracts/report.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
+import type { GroupVm } from '../qemu/vm-group.js';
 
 /** iperf3: TCP host <-> guest (and guest <-> guest where the backend joins two VMs).
  *  txonly: xdplab's txonly on the peer sends to the guest, the guest counts what it receives.
@@ -30,6 +31,13 @@ export interface VmTrialContext {
   sample(s: Sample): void;
   progress?(message: string): void;
   stopSignal: { stop: boolean };
+  /** The trial's VMs once they are ready, and [] once they are stopped (the run's QMP panel, its timeline). */
+  onVms?(vms: GroupVm[]): void;
+  /**
+   * The measured window began at `atMs` (Date.now()): tMs 0 of the trial's samples, and of its
+   * markers and timeline steps (the run manager schedules them from it).
+   */
+  onWindow?(atMs: number): void;
 }
 
 export interface VmTrialOutcome {

@@ -1,0 +1,138 @@
+// A run's VM trial without QEMU: TrialVms (markers on the window's time axis, QMP events, the
+// timeline's steps with their outcomes, the console's refusals, ENOVM), the plan-time timeline
+// checks, and markers in report.json (kept by the recovery of an abandoned report).
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Marker } from '../../benchmarks/contracts/report.js';
+import { resolveScenario } from '../../benchmarks/contracts/scenario.js';
+import type { GroupVm } from '../../benchmarks/qemu/vm-group.js';
+import { finishAbandonedReport } from '../../benchmarks/report/abandoned.js';
+import { ReportWriter } from '../../benchmarks/report/writer.js';
+import { checkTimeline } from '../../benchmarks/rows/vm-cells.js';
+import { TrialVms } from '../../benchmarks/runs/trial-vms.js';
+import { sampleReport } from '../helpers/sample-report.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A VM whose QMP answers from `answer` and records what it was sent. */
+function fakeVm(name: string, answer: (cmd: string, args?: Record<string, unknown>) => unknown = () => ({})) {
+  const sent: Array<{ cmd: string; args?: Record<string, unknown> }> = [];
+  const qmp = Object.assign(new EventEmitter(), {
+    execute: async (cmd: string, args?: Record<string, unknown>) => {
+      sent.push({ cmd, ...(args ? { args } : {}) });
+      const r = answer(cmd, args);
+      if (r instanceof Error) throw r;
+      return r;
+    },
+  });
+  const v = { spec: { name, nic: { netdev: 'tap,id=n0,ifname=xl-abcdef-tap,script=no,downscript=no', ip: '192.0.2.2/24', model: 'virtio-net-pci' }, extraNetdevs: [] }, vm: { name }, qmp } as unknown as GroupVm;
+  return { v, sent, qmp };
+}
+
+describe('TrialVms', () => {
+  it('stamps markers from the window origin (earlier ones negative), runs the timeline, records events, refusals and failures', async () => {
+    const markers: Marker[] = [];
+    const lists: string[][] = [];
+    const a = fakeVm('xlvb-1-tap-a', (cmd) => (cmd === 'netdev_add' ? new Error('Duplicate ID') : cmd === 'query-commands' ? [{ name: 'set_link' }, { name: 'human-monitor-command' }, { name: 'announce-self' }] : {}));
+    const t = new TrialVms({
+      row: 'tap/iperf3', backend: 'tap', trial: 0,
+      timeline: [
+        { atMs: 30, action: { kind: 'set_link', up: false } },
+        { atMs: 60, action: { kind: 'netdev_swap' } },
+        { atMs: 90, vm: 'a', action: { kind: 'qmp', command: 'human-monitor-command', arguments: { 'command-line': 'info' } } },
+      ],
+      marker: (m) => markers.push(m),
+      vmsChanged: (vms) => lists.push(vms.map((v) => v.vm.name)),
+    });
+    t.onVms([a.v]);
+    expect(lists).toEqual([['xlvb-1-tap-a']]);
+    const now = Date.now();
+    a.qmp.emit('event', { event: 'NIC_RX_FILTER_CHANGED', data: { path: '/machine/peripheral-anon/device[0]/virtio-backend' }, timestamp: { seconds: Math.floor((now - 100) / 1000), microseconds: ((now - 100) % 1000) * 1000 } });
+    await t.command('a', 'query-status', undefined, 'console');
+    expect(markers).toEqual([]); // kept until the window begins
+    t.onWindow(Date.now());
+    expect(markers.map((m) => m.name)).toEqual(['NIC_RX_FILTER_CHANGED', 'query-status']);
+    expect(markers[0]!.tMs).toBeLessThan(-50);
+    expect(markers[0]).toMatchObject({ kind: 'event', source: 'qemu', vm: 'xlvb-1-tap-a', detail: expect.stringContaining('virtio-backend') });
+    expect(markers[1]).toMatchObject({ kind: 'command', source: 'console', ok: true });
+    await sleep(200);
+    const steps = markers.filter((m) => m.source === 'timeline');
+    expect(steps.map((m) => ({ name: m.name, ok: m.ok }))).toEqual([
+      { name: 'set_link', ok: true }, { name: 'netdev_swap', ok: false }, { name: 'human-monitor-command', ok: false },
+    ]);
+    expect(steps[0]!.detail).toBe('{"name":"n0","up":false}');
+    expect(steps[0]!.tMs).toBeGreaterThanOrEqual(25);
+    expect(steps[1]!.detail).toMatch(/Duplicate ID/);
+    expect(steps[2]!.detail).toMatch(/refused/);
+    // netdev_swap: netdev_del then netdev_add of the NIC's netdev with its own arguments.
+    expect(a.sent.filter((s) => s.cmd.startsWith('netdev_'))).toEqual([
+      { cmd: 'netdev_del', args: { id: 'n0' } },
+      { cmd: 'netdev_add', args: { type: 'tap', id: 'n0', ifname: 'xl-abcdef-tap', script: 'no', downscript: 'no' } },
+    ]);
+    // The console: refusals throw EREFUSED; an unknown VM is ENOVM listing the VMs; completion has no refused command.
+    await expect(t.command('xlvb-1-tap-a', 'migrate', { uri: 'exec:true' }, 'console')).rejects.toMatchObject({ code: 'EREFUSED', field: 'command' });
+    await expect(t.command('b', 'query-status', undefined, 'console')).rejects.toMatchObject({ code: 'ENOVM', field: 'vm', message: expect.stringContaining('xlvb-1-tap-a') });
+    expect(await t.commands('a')).toEqual(['announce-self', 'set_link']);
+    t.close();
+    expect(lists.at(-1)).toEqual([]);
+    a.qmp.emit('event', { event: 'SHUTDOWN', timestamp: { seconds: 0, microseconds: 0 } });
+    expect(markers.some((m) => m.name === 'SHUTDOWN')).toBe(false); // detached
+  });
+
+  it('a trial whose window never began stamps its markers from when its VMs were ready; close cancels the timeline', async () => {
+    const markers: Marker[] = [];
+    const a = fakeVm('xlvb-2-user-a');
+    const t = new TrialVms({ row: 'user/iperf3', backend: 'user', trial: 1, timeline: [{ atMs: 0, action: { kind: 'announce_self' } }], marker: (m) => markers.push(m), vmsChanged: () => {} });
+    t.onVms([a.v]);
+    await t.command('a', 'query-status', undefined, 'console');
+    t.close();
+    expect(markers).toHaveLength(1);
+    expect(markers[0]).toMatchObject({ row: 'user/iperf3', trial: 1, name: 'query-status' });
+    expect(markers[0]!.tMs).toBeGreaterThanOrEqual(0);
+    t.onWindow(Date.now());
+    await sleep(20);
+    expect(a.sent.map((s) => s.cmd)).toEqual(['query-status']);
+  });
+});
+
+describe('timeline checks at plan time', () => {
+  const caps = { version: '10.0.2', qmpCommands: ['announce-self', 'query-status', 'set_link'] };
+  const scenario = (timeline: unknown[]) => resolveScenario({ tests: [], vm: { backends: ['tap'] }, timeline });
+  it('rows must be VM rows of the plan; a qmp command must be one this QEMU has', () => {
+    expect(() => checkTimeline(scenario([{ atMs: 0, rows: ['tap/iperf3'], action: { kind: 'qmp', command: 'query-status' } }]), ['tap/iperf3'], caps)).not.toThrow();
+    expect(() => checkTimeline(scenario([{ atMs: 0, action: { kind: 'announce_self' } }, { atMs: 1, rows: ['txonly-native-64B'], action: { kind: 'announce_self' } }]), ['tap/iperf3', 'tap/txonly'], caps))
+      .toThrow(expect.objectContaining({ field: 'timeline[1].rows', message: expect.stringMatching(/'txonly-native-64B' is not a VM row of this plan; its VM rows: tap\/iperf3, tap\/txonly/) }));
+    expect(() => checkTimeline(scenario([{ atMs: 0, action: { kind: 'qmp', command: 'warp' } }]), ['tap/iperf3'], caps))
+      .toThrow(expect.objectContaining({ field: 'timeline[0].action.command', message: expect.stringMatching(/QEMU 10\.0\.2 has no QMP command 'warp'/) }));
+  });
+});
+
+describe('markers in the report', () => {
+  it('ReportWriter.marker rewrites report.json at once; an abandoned report keeps its markers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xdplab-markers-'));
+    try {
+      const report = sampleReport('m1', () => 1e6);
+      const samples = report.samples;
+      report.samples = [];
+      report.status = 'incomplete';
+      delete report.finishedAt;
+      const w = new ReportWriter(dir, report);
+      for (const s of samples) w.sample(s);
+      const m: Marker = { row: report.rows[0]!.id, trial: 0, tMs: 1200, kind: 'command', name: 'set_link', source: 'timeline', ok: true, detail: '{"name":"n0","up":false}' };
+      w.marker(m);
+      const [run] = readdirSync(dir);
+      const file = join(dir, run!, 'report.json');
+      expect(JSON.parse(readFileSync(file, 'utf8')).markers).toEqual([m]);
+      // The engine dies here (no finish): recovery takes the samples from samples.jsonl, keeps the markers.
+      expect(finishAbandonedReport(join(dir, run!), 'the engine died')).toBe(true);
+      const recovered = JSON.parse(readFileSync(file, 'utf8'));
+      expect(recovered.markers).toEqual([m]);
+      expect(recovered.samples).toHaveLength(samples.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
