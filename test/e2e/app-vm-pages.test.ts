@@ -162,4 +162,18 @@ const attr = (page: Page, testId: string, name: string) => page.locator(`[data-t
     expect(Number(await attr(page, 'live-run', 'data-points'))).toBeLessThan(32);
     expect(violations).toEqual([]);
   });
+
+  it('compares two VM runs row by row (rows keyed with their backend)', async () => {
+    const next = await runs.start({ vm: { backends: ['user', 'tap'], tests: ['iperf3'] } }, { quick: true });
+    await next.done;
+    await page.getByRole('button', { name: 'Reports', exact: true }).click();
+    await page.waitForSelector(`select[name="b"] option[value="${next.runId}"]`, { state: 'attached' });
+    await page.locator('select[name="a"]').selectOption(runId);
+    await page.locator('select[name="b"]').selectOption(next.runId);
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.waitForSelector('[data-testid="compare-table"] tbody tr');
+    expect(await page.locator('[data-testid="compare-summary"]').innerText()).toMatch(/^2 comparisons/);
+    const keys = await page.locator('[data-testid="compare-table"] tbody th').allInnerTexts();
+    expect(keys.sort()).toEqual(['iperf3/iperf3/tcp/tap', 'iperf3/iperf3/tcp/user']);
+  });
 });
