@@ -54,6 +54,11 @@ describe('markerAnnotations', () => {
     expect(a.m0!.label.content).toBe('tap: set_link (vm1)');
     expect(a.m0!.label.font.size).toBe(20);
   });
+
+  it('rows overlaid: each row\'s labels on their own band, so markers at the same time do not hide each other', () => {
+    const a = markerAnnotations([m({ row: 'user/iperf3', tMs: 1000 }), m({ row: 'tap/iperf3', tMs: 1000 }), m({ row: 'tap/iperf3', tMs: 2000 })]);
+    expect([a.m0, a.m1, a.m2].map((x) => [x!.label.position, x!.label.yAdjust])).toEqual([['start', 0], ['start', 25], ['end', -25]]);
+  });
 });
 
 describe('RunChart', () => {

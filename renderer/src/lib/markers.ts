@@ -20,7 +20,8 @@ export interface LineAnnotation {
     backgroundColor: string;
     color: string;
     font: { size: number };
-    rotation?: number;
+    /** Pixels down (start) or up (end): each row's labels on their own band. */
+    yAdjust: number;
   };
 }
 
@@ -35,18 +36,24 @@ export function markerText(m: Pick<Marker, 'name' | 'vm' | 'ok' | 'detail'>, wit
 
 /**
  * The annotation plugin's `annotations` record for these markers: key `m<i>` per marker, a
- * vertical line at tMs / 1000 seconds. Labels alternate top and bottom so close markers stay
- * readable; `fontSize` grows for the presenter view; `rowLabel` names the row (its backend) when
+ * vertical line at tMs / 1000 seconds. A row's labels alternate top and bottom, and each row's
+ * sit on their own band, so close markers (rows overlaid share the axis) stay readable; `fontSize` grows for the presenter view; `rowLabel` names the row (its backend) when
  * several rows share the axis.
  */
 export function markerAnnotations(markers: readonly Marker[], opts: { fontSize?: number; withVm?: boolean; rowLabel?: (row: string) => string | undefined } = {}): Record<string, LineAnnotation> {
   const out: Record<string, LineAnnotation> = {};
+  const rows = [...new Set(markers.map((m) => m.row))];
+  const nth = new Map<string, number>();
+  const size = opts.fontSize ?? 11;
   markers.forEach((m, i) => {
     const colour = markerColour(m);
+    const k = nth.get(m.row) ?? 0;
+    nth.set(m.row, k + 1);
+    const band = rows.indexOf(m.row) * (size + 14);
     out[`m${i}`] = {
       type: 'line', scaleID: 'x', value: m.tMs / 1000, borderColor: colour, borderWidth: m.ok === false ? 3 : 2,
       ...(m.kind === 'event' ? { borderDash: [6, 4] } : {}),
-      label: { display: true, content: `${opts.rowLabel?.(m.row) ? `${opts.rowLabel(m.row)}: ` : ''}${markerText(m, opts.withVm)}`, position: i % 2 ? 'end' : 'start', backgroundColor: colour, color: '#fff', font: { size: opts.fontSize ?? 11 } },
+      label: { display: true, content: `${opts.rowLabel?.(m.row) ? `${opts.rowLabel(m.row)}: ` : ''}${markerText(m, opts.withVm)}`, position: k % 2 ? 'end' : 'start', yAdjust: k % 2 ? -band : band, backgroundColor: colour, color: '#fff', font: { size } },
     };
   });
   return out;
