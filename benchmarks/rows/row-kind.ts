@@ -9,6 +9,7 @@ import type { HelperClient } from '../helper/client.js';
 import type { Lab } from '../lab/lab.js';
 import type { ForwardTopology, PacketTopology } from '../lab/topology.js';
 import type { GroupVm } from '../qemu/vm-group.js';
+import type { QmpClient } from '../qemu/qmp.js';
 
 /** What a row is, as the report shows it. */
 export interface RowSpec {
@@ -54,7 +55,7 @@ export interface TrialContext {
   /** A tool version the report's environment should name (the guest kernel, ...). */
   noteTool(name: string, value: string): void;
   /** VM rows: the trial's VMs (ready, then [] when stopped) and when its measured window began. */
-  vms?: { onVms(vms: GroupVm[]): void; onWindow(atMs: number): void };
+  vms?: { onQmp(vm: string, qmp: QmpClient): void; onVms(vms: GroupVm[]): void; onWindow(atMs: number): void };
 }
 
 export interface TrialOutcome {

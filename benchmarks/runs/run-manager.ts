@@ -209,7 +209,7 @@ export class RunManager implements RunManagerApi {
             return made;
           },
           noteTool: (name, value) => { report.environment.tools[name] = value; },
-          ...(trialVms ? { vms: { onVms: trialVms.onVms, onWindow: trialVms.onWindow } } : {}),
+          ...(trialVms ? { vms: { onQmp: trialVms.onQmp, onVms: trialVms.onVms, onWindow: trialVms.onWindow } } : {}),
         };
         const startedAt = new Date().toISOString();
         const t0 = Date.now();

@@ -13,7 +13,7 @@ import type { Marker } from '../contracts/report.js';
 import type { TimelineStep } from '../contracts/scenario.js';
 import { parseNetdevArg, toQmpArguments } from '../qemu/netdev.js';
 import { qmpRefusal } from '../qemu/qmp-refusal.js';
-import type { QmpEvent } from '../qemu/qmp.js';
+import type { QmpClient, QmpEvent } from '../qemu/qmp.js';
 import type { GroupVm } from '../qemu/vm-group.js';
 
 type Unstamped = Omit<Marker, 'row' | 'trial' | 'tMs'>;
@@ -51,26 +51,29 @@ export class TrialVms {
   private readyAt: number | undefined;
   private pending: Array<{ at: number; m: Unstamped }> = [];
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly unsubscribe: Array<() => void> = [];
+  private readonly watched = new Map<QmpClient, () => void>();
   private closed = false;
 
   constructor(readonly o: TrialVmsOptions) {}
+
+  /** From the trial runner: a VM's QMP client as soon as it connects (events during boot too). */
+  onQmp = (vm: string, qmp: QmpClient): void => {
+    if (this.closed || this.watched.has(qmp)) return;
+    const onEvent = (e: QmpEvent) => {
+      const at = e.timestamp ? e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000 : Date.now();
+      this.record(at, { kind: 'event', name: e.event, vm, source: 'qemu', ...(e.data ? { detail: short(e.data) } : {}) });
+    };
+    qmp.on('event', onEvent);
+    this.watched.set(qmp, () => qmp.off('event', onEvent));
+  };
 
   /** From the trial runner: its VMs when ready, [] when they are stopped. */
   onVms = (vms: GroupVm[]): void => {
     if (this.closed) return;
     if (!vms.length) { this.close(); return; }
-    this.detach();
     this.vms = [...vms];
     this.readyAt ??= Date.now();
-    for (const v of vms) {
-      const onEvent = (e: QmpEvent) => {
-        const at = e.timestamp ? e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000 : Date.now();
-        this.record(at, { kind: 'event', name: e.event, vm: v.vm.name, source: 'qemu', ...(e.data ? { detail: short(e.data) } : {}) });
-      };
-      v.qmp.on('event', onEvent);
-      this.unsubscribe.push(() => v.qmp.off('event', onEvent));
-    }
+    for (const v of vms) this.onQmp(v.vm.name, v.qmp);
     this.o.vmsChanged(this.vms);
   };
 
@@ -173,7 +176,8 @@ export class TrialVms {
   }
 
   private detach(): void {
-    for (const u of this.unsubscribe.splice(0)) u();
+    for (const off of this.watched.values()) off();
+    this.watched.clear();
   }
 
   /** The trial ended: no more steps, events or commands; says the VMs are gone. Idempotent. */

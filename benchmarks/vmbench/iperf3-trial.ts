@@ -10,6 +10,7 @@ import { VmTrialError } from './trial-error.js';
 import type { VmTrialContext, VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 import { commandLineOf, VmGroup, type GroupVm } from '../qemu/vm-group.js';
 import { pollGuestNic } from './live-nic.js';
+import type { QmpClient } from '../qemu/qmp.js';
 
 export const GUEST_IPERF3_PORT = 5201;
 
@@ -48,6 +49,7 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
   const { group, topology: topo } = await VmGroup.forBackend(backend, {
     lab, qemu: ctx.qemuBinary, image: ctx.image, nicModel: ctx.nicModel, serverPort: GUEST_IPERF3_PORT,
     namePrefix: `xlvb-${lab.id}-${backend}`.slice(0, 36),
+    ...(ctx.onQmp ? { onQmp: (spec: { name: string }, qmp: QmpClient) => ctx.onQmp!(spec.name, qmp) } : {}),
   });
   ctx.progress?.(`${backend}: booting ${topo.vms.length} VM(s)`);
   let vms: GroupVm[];

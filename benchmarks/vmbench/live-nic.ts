@@ -7,7 +7,7 @@ import type { Vm } from '../qemu/vm.js';
 import { readGuestNic, type GuestNicCounters } from './guest-traffic.js';
 
 /** Between reads: below 500 so that the agent call's own time keeps samples at >= 2 Hz. */
-export const LIVE_INTERVAL_MS = 450;
+export const LIVE_INTERVAL_MS = 400;
 /** Before the window began: how often to look for the first data, and how much is data. */
 const START_POLL_MS = 100;
 const START_PACKETS = 20;

@@ -24,6 +24,7 @@ import { DEFAULT_FRAME } from '../engines/frames.js';
 import { Lab } from '../lab/lab.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import type { Vm } from '../qemu/vm.js';
+import type { QmpClient } from '../qemu/qmp.js';
 import { commandLineOf, VmGroup, type GroupVm } from '../qemu/vm-group.js';
 import type { Sample } from '../contracts/report.js';
 import { startWorker, type RunningWorker, type WorkerOutcome, type WorkerSampleEvent, type WorkerSpec } from '../engines/worker-client.js';
@@ -47,6 +48,8 @@ export interface VmPacketRigOptions {
   nicModel?: string;
   name?: string;
   progress?: (message: string) => void;
+  /** The VM's QMP client as soon as it connects (its events from boot on). */
+  onQmp?: (vm: string, qmp: QmpClient) => void;
 }
 
 export interface PacketRunOptions {
@@ -161,7 +164,7 @@ export class VmPacketRig {
         nic: { netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` },
         // No IPv6 in the guest: its router solicitations and MLD reports would be counted.
         kernelArgs: ['ipv6.disable=1'],
-      }], { lab, ownsLab: true, image: o.image, ...(o.qemuBinary ? { qemu: o.qemuBinary } : {}), ...(o.progress ? { progress: o.progress } : {}) });
+      }], { lab, ownsLab: true, image: o.image, ...(o.qemuBinary ? { qemu: o.qemuBinary } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.onQmp ? { onQmp: (spec, qmp) => o.onQmp!(spec.name, qmp) } : {}) });
       const [{ vm }] = await group.start();
       // The guest never asks for the peer's MAC (an ICMP error to a txonly frame would).
       await vm.run('arp', ['-i', GUEST_IF, '-s', PEER_IP, topology.peerMac]);
@@ -408,6 +411,7 @@ export const runVmPacketTrial: VmTrialRunner = async (ctx) => {
     // The VM is named vmpkt-<id of the trial's lab>, so its QEMU, temp dir and namespaces can be found by one id.
     image: ctx.image, qemuBinary: ctx.qemuBinary, backend: ctx.backend, nicModel: ctx.nicModel,
     ...(ctx.progress ? { progress: ctx.progress } : {}),
+    ...(ctx.onQmp ? { onQmp: ctx.onQmp } : {}),
   });
   try {
     ctx.onVms?.(rig.vms);

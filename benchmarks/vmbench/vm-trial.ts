@@ -4,6 +4,7 @@ import type { Lab } from '../lab/lab.js';
 import type { Sample } from '../contracts/report.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
 import type { GroupVm } from '../qemu/vm-group.js';
+import type { QmpClient } from '../qemu/qmp.js';
 
 /** iperf3: TCP host <-> guest (and guest <-> guest where the backend joins two VMs).
  *  txonly: xdplab's txonly on the peer sends to the guest, the guest counts what it receives.
@@ -31,6 +32,8 @@ export interface VmTrialContext {
   sample(s: Sample): void;
   progress?(message: string): void;
   stopSignal: { stop: boolean };
+  /** Each VM's QMP client as soon as it connects, before its guest is ready (its QMP events from boot on). */
+  onQmp?(vm: string, qmp: QmpClient): void;
   /** The trial's VMs once they are ready, and [] once they are stopped (the run's QMP panel, its timeline). */
   onVms?(vms: GroupVm[]): void;
   /**

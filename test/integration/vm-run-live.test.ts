@@ -69,7 +69,8 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
 
   afterAll(() => { if (!process.env.XDPLAB_KEEP_TEST_REPORTS) rmSync(outDir, { recursive: true, force: true }); });
 
-  describe('a tap row with a link-down timeline', () => {
+  describe('tap and user rows with a link-down timeline', () => {
+    const ROWS = ['tap/iperf3', 'user/iperf3'];
     let report: Report;
     const events: Marker[] = [];
     const vmEvents: Array<{ row: string; vms: string[] }> = [];
@@ -95,62 +96,61 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
       });
       const h = await rm.start({
         tests: [], durationMs: 6000, warmupMs: 0, trials: 1,
-        vm: { backends: ['tap'], tests: ['iperf3'] },
+        vm: { backends: ['tap', 'user'], tests: ['iperf3'] },
         timeline: [{ atMs: 2000, action: { kind: 'set_link', up: false } }, { atMs: 3500, action: { kind: 'set_link', up: true } }],
       }, { command: ['test'] });
       runId = h.runId;
       report = await h.done;
       await asked;
       qmp.afterRun = rm.runVms(runId);
-    }, 240_000);
+    }, 400_000);
 
-    it('the row ran, with >= 2 samples per second on the guest NIC source', () => {
+    it.each(ROWS)('%s ran, with >= 2 samples per second on the guest NIC source', (id) => {
       expect(ReportSchema.safeParse(report).success).toBe(true);
-      const row = report.rows.find((r) => r.id === 'tap/iperf3')!;
+      const row = report.rows.find((r) => r.id === id)!;
       expect({ status: row.status, reason: row.reason }).toEqual({ status: 'ok', reason: undefined });
       expect(row.liveSource).toMatch(/^guest-nic/);
-      const fwd = report.samples.filter((s) => s.row === 'tap/iperf3' && s.metrics.bitsPerSecond !== undefined && s.tMs >= 0 && s.tMs < 6000);
+      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined && s.tMs >= 0 && s.tMs < 6000);
       expect(fwd.length).toBeGreaterThanOrEqual(11);
       for (const s of fwd) expect(s.metrics.packetsPerSecond).toBeGreaterThanOrEqual(0);
-      const rev = report.samples.filter((s) => s.row === 'tap/iperf3' && s.metrics.reverseBitsPerSecond !== undefined);
+      const rev = report.samples.filter((s) => s.row === id && s.metrics.reverseBitsPerSecond !== undefined);
       expect(rev.length).toBeGreaterThanOrEqual(10);
       // The final metrics are iperf3's, as before.
       expect(row.trials[0]!.metrics.bitsPerSecond).toBeGreaterThan(0);
       expect(row.trials[0]!.metrics.reverseBitsPerSecond).toBeGreaterThan(0);
     });
 
-    it('the link-down steps are command markers at ~2000 and ~3500 ms; the traffic falls to ~0 between and recovers', () => {
-      const steps = report.markers.filter((m) => m.source === 'timeline');
+    it.each(ROWS)('%s: the link-down steps are command markers at ~2000 and ~3500 ms; the traffic falls to ~0 between and recovers', (id) => {
+      const steps = report.markers.filter((m) => m.row === id && m.source === 'timeline');
       expect(steps.map((m) => ({ name: m.name, ok: m.ok, detail: m.detail }))).toEqual([
         { name: 'set_link', ok: true, detail: '{"name":"n0","up":false}' },
         { name: 'set_link', ok: true, detail: '{"name":"n0","up":true}' },
       ]);
-      expect(Math.abs(steps[0]!.tMs - 2000)).toBeLessThan(300);
-      expect(Math.abs(steps[1]!.tMs - 3500)).toBeLessThan(300);
-      const fwd = report.samples.filter((s) => s.row === 'tap/iperf3' && s.metrics.bitsPerSecond !== undefined);
+      // Timers on a shared, loaded 2-core machine: within half a second.
+      expect(Math.abs(steps[0]!.tMs - 2000)).toBeLessThan(500);
+      expect(Math.abs(steps[1]!.tMs - 3500)).toBeLessThan(500);
+      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined);
       const before = median(fwd.filter((s) => s.tMs >= 0 && s.tMs + s.intervalMs <= 2000).map((s) => s.metrics.bitsPerSecond!));
       expect(before).toBeGreaterThan(1e6);
-      const down = fwd.filter((s) => s.tMs >= 2300 && s.tMs + s.intervalMs <= 3500);
+      // Samples wholly between the link going down and coming back up (as the markers say).
+      const down = fwd.filter((s) => s.tMs >= steps[0]!.tMs + 200 && s.tMs + s.intervalMs <= steps[1]!.tMs);
       expect(down.length).toBeGreaterThanOrEqual(1);
       for (const s of down) expect(s.metrics.bitsPerSecond!).toBeLessThan(before * 0.05);
-      // TCP backs off while the link is down: recovery by the end of the window.
-      expect(Math.max(...fwd.filter((s) => s.tMs >= 4000).map((s) => s.metrics.bitsPerSecond!))).toBeGreaterThan(before * 0.3);
+      // TCP backs off while the link is down (and the shared machine is slow): traffic flows again
+      // by the end of the window, not necessarily at its earlier rate.
+      expect(Math.max(...fwd.filter((s) => s.tMs >= steps[1]!.tMs + 500).map((s) => s.metrics.bitsPerSecond!))).toBeGreaterThan(before * 0.1);
     });
 
     it('report.markers is what the marker events said; QMP events of the VM are event markers', () => {
       expect(report.markers).toEqual(events);
-      expect(report.markers.every((m) => m.row === 'tap/iperf3' && m.trial === 0)).toBe(true);
-      // The guest's NIC filter changes as it comes up, and QEMU says SHUTDOWN when powered off.
-      const names = report.markers.filter((m) => m.kind === 'event').map((m) => m.name);
-      expect(names).toContain('SHUTDOWN');
+      expect(report.markers.every((m) => ROWS.includes(m.row) && m.trial === 0)).toBe(true);
+      // QEMU says SHUTDOWN when each row's VM is powered off.
+      for (const id of ROWS) expect(report.markers.filter((m) => m.row === id && m.kind === 'event').map((m) => m.name)).toContain('SHUTDOWN');
       for (const m of report.markers.filter((x) => x.kind === 'event')) expect(m.source).toBe('qemu');
     });
 
     it('runVms, runQmp and runQmpCommands on the running trial; a console marker; refusals; ENOVM', () => {
-      expect(vmEvents.length).toBe(2);
-      expect(vmEvents[0]!.row).toBe('tap/iperf3');
-      expect(vmEvents[0]!.vms).toHaveLength(1);
-      expect(vmEvents[1]!.vms).toEqual([]);
+      expect(vmEvents.map((e) => ({ row: e.row, vms: e.vms.length }))).toEqual([{ row: 'tap/iperf3', vms: 1 }, { row: 'tap/iperf3', vms: 0 }, { row: 'user/iperf3', vms: 1 }, { row: 'user/iperf3', vms: 0 }]);
       expect(qmp.vms).toEqual(vmEvents[0]!.vms);
       expect(qmp.ok).toMatchObject({ running: true, status: 'running' });
       expect(qmp.commands).toContain('set_link');

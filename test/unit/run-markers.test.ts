@@ -47,8 +47,11 @@ describe('TrialVms', () => {
       marker: (m) => markers.push(m),
       vmsChanged: (vms) => lists.push(vms.map((v) => v.vm.name)),
     });
+    // Its QMP client connects before the guest is ready: events from boot on, subscribed once.
+    t.onQmp('xlvb-1-tap-a', a.v.qmp);
     t.onVms([a.v]);
     expect(lists).toEqual([['xlvb-1-tap-a']]);
+    expect(a.qmp.listenerCount('event')).toBe(1);
     const now = Date.now();
     a.qmp.emit('event', { event: 'NIC_RX_FILTER_CHANGED', data: { path: '/machine/peripheral-anon/device[0]/virtio-backend' }, timestamp: { seconds: Math.floor((now - 100) / 1000), microseconds: ((now - 100) % 1000) * 1000 } });
     await t.command('a', 'query-status', undefined, 'console');
