@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { ReportWriter } from '../../benchmarks/report/writer.js';
 import { artifactPath, CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { suite } from '../helpers/requirements.js';
-import { sampleReport } from '../helpers/sample-report.js';
+import { sampleReport, vmReport } from '../helpers/sample-report.js';
 
 suite('report.html in Chromium', { tools: [CHROMIUM] }, () => {
   let browser: Browser;
@@ -45,6 +45,52 @@ suite('report.html in Chromium', { tools: [CHROMIUM] }, () => {
     expect(await page.locator('#results tbody tr').count()).toBe(3);
     expect(requests).toEqual([]);
     await page.screenshot({ path: artifactPath('report-html.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('a VM run: median bars with min-max whiskers, both rows with their backend, the markers listed and drawn on the time chart', async () => {
+    const report = vmReport('html-vm', ['user', 'tap'], (b, k) => (b === 'tap' ? 9e9 : 3e9) * (1 + 0.05 * (k % 3)));
+    report.markers = [
+      { row: 'tap/iperf3', trial: 0, tMs: 2000, kind: 'command', name: 'set_link', vm: 'vm0', source: 'console', ok: true, detail: '{"name":"n0","up":false}' },
+      { row: 'tap/iperf3', trial: 0, tMs: 2500, kind: 'command', name: 'netdev_del', vm: 'vm0', source: 'timeline', ok: false, detail: "</script><b>Device 'n1' not found" },
+      { row: 'tap/iperf3', trial: 0, tMs: 4000, kind: 'command', name: 'set_link', vm: 'vm0', source: 'console', ok: true },
+    ];
+    const w = new ReportWriter(dir, report);
+    w.finish('complete');
+    const context = await browser.newContext({ offline: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const requests: string[] = [];
+    page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+    await page.goto(pathToFileURL(join(w.dir, 'report.html')).href);
+    await page.waitForSelector('body[data-rendered="true"]', { timeout: 10_000 });
+    expect(errors).toEqual([]);
+    const charts = await page.evaluate(() => {
+      const g = globalThis as unknown as { Chart: { getChart(c: HTMLCanvasElement): { config: { type: string }; data: { datasets: { data: unknown[] }[] } } | undefined } };
+      return [...document.querySelectorAll('canvas')].map((c) => ({ id: c.id, type: g.Chart.getChart(c as HTMLCanvasElement)?.config.type, markers: (c as HTMLCanvasElement).dataset.markers }));
+    });
+    expect(charts.find((c) => c.id === 'chart-bps')?.type).toBe('barWithErrorBars');
+    expect(charts.find((c) => c.id === 'chart-timeline')).toMatchObject({ type: 'line', markers: '3' });
+    const bars = await page.evaluate(() => {
+      const g = globalThis as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { data: { y: number; yMin: number; yMax: number }[] }[] } } | undefined } };
+      return g.Chart.getChart(document.getElementById('chart-bps') as HTMLCanvasElement)!.data.datasets[0]!.data;
+    });
+    for (const b of bars) { expect(b.yMin).toBeLessThan(b.y); expect(b.yMax).toBeGreaterThan(b.y); }
+    const inked = await page.evaluate(() => [...document.querySelectorAll('canvas')].filter((c) => (c as HTMLCanvasElement).offsetParent).map((c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    }));
+    for (const n of inked) expect(n).toBeGreaterThan(1000);
+    const results = await page.locator('#results').innerText();
+    expect(results).toMatch(/user \(iperf3 intervals\)/);
+    expect(results).toMatch(/tap \(iperf3 intervals\)/);
+    expect(await page.locator('#markers tbody tr').count()).toBe(3);
+    expect(await page.locator('#markers tbody tr.failed').innerText()).toContain("</script><b>Device 'n1' not found");
+    expect(requests).toEqual([]);
+    await page.screenshot({ path: artifactPath('report-html-vm.png'), fullPage: true });
     await context.close();
   });
 });

@@ -27,3 +27,29 @@ export function sampleReport(id: string, rate: (row: number, trial: number, k: n
     environment: collectEnvironment([{ name: 'xl-x-a', netns: 'xl-x-a', driver: 'veth' }]), rows, samples, markers: [],
   };
 }
+
+/** VM samples every 500 ms (the engine's >= 2 Hz), over an 8 s trial. */
+export const VM_SAMPLE_MS = 500;
+
+/** A VM run's report: one iperf3 row per backend, one trial, samples at 2 Hz (`bps(backend, k)`). */
+export function vmReport(id: string, backends: string[], bps: (backend: string, k: number) => number): Report {
+  const rows: Row[] = [];
+  const samples: Sample[] = [];
+  for (const backend of backends) {
+    const rowId = `${backend}/iperf3`;
+    const values = Array.from({ length: 8000 / VM_SAMPLE_MS }, (_, k) => bps(backend, k));
+    values.forEach((v, k) => samples.push({ row: rowId, trial: 0, tMs: k * VM_SAMPLE_MS, intervalMs: VM_SAMPLE_MS, metrics: { bitsPerSecond: v } }));
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const trials = [{ index: 0, startedAt: new Date(0).toISOString(), durationMs: 8000, status: 'ok' as const, metrics: { bitsPerSecond: mean } }];
+    rows.push({
+      id: rowId, test: 'iperf3', tool: 'iperf3', mode: 'tcp', backend, liveSource: 'iperf3 intervals', status: 'ok',
+      commandLines: [`qemu-system-x86_64 -netdev ${backend},id=n0`], trials,
+      stats: { bitsPerSecond: summarize(values) },
+    });
+  }
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION, id, createdAt: new Date().toISOString(), status: 'complete',
+    command: ['xdplab', 'bench', '--backends', backends.join(',')], scenario: { vm: { backends } },
+    environment: collectEnvironment([]), rows, samples, markers: [],
+  };
+}

@@ -66,7 +66,7 @@ describe('RunMatrix', () => {
   it('refuses an empty axis, with the reason, and does not start', () => {
     click(box('engine', 'txonly'));
     click(box('engine', 'rxonly'));
-    expect(q('[role="alert"]')!.textContent).toBe('choose at least one engine');
+    expect(q('[role="alert"]')!.textContent).toBe('choose at least one engine or VM backend');
     expect(startButton().disabled).toBe(true);
     submit();
     expect(onstart).not.toHaveBeenCalled();
