@@ -1,6 +1,6 @@
 // Property tests of the two option parsers every run goes through before anything is created:
 // NetdevAFXDPOptions (native/afxdp/options.ts, what AfXdpPort.open takes) and the bench scenario
-// (benchmarks/runs/scenario.ts). Any input ends as resolved options or a LabError with a field,
+// (benchmarks/contracts/scenario.ts). Any input ends as resolved options or a LabError with a field,
 // and what resolves obeys QEMU's rules.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
