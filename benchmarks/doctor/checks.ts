@@ -6,8 +6,8 @@ import { release } from 'node:os';
 import { describeError } from '../contracts/errors.js';
 import { AfXdpTuningSchema, getMemlockLimit, probeAfXdpSocket, probeLibxdp, kvmBackend, probeKvm, type KvmProbe } from '../../native/index.js';
 import { findLeftovers } from '../lab/state.js';
-import { runTool, which } from './exec.js';
-import { linkedLibrary, linkedLibraryText } from '../qemu/linked-library.js';
+import { runTool, which } from '../lab/exec.js';
+import { linkedLibrary, linkedLibraryText } from '../lab/linked-library.js';
 
 /** Required checks decide the exit code; informational ones only inform. */
 export type Severity = 'required' | 'info';

@@ -1,6 +1,6 @@
 // Runs the checks (concurrently, results in a fixed order) and formats them for people or machines.
 import { describeError } from '../contracts/errors.js';
-import { cleanupLine, recoverDeadRuns } from '../lab/recovery.js';
+import { cleanupLine, recoverDeadRuns } from '../report/recovery.js';
 import { CHECKS, type Check, type CheckContext, type Severity } from './checks.js';
 
 export interface CheckResult { id: string; ok: boolean; detail: string; severity: Severity }

@@ -2,7 +2,7 @@
 // guest code at hardware speed (doctor's probe: a nested kvm-pvm accepts every ioctl and then
 // emulates slower than TCG), else TCG. XDPLAB_ACCEL=kvm|tcg overrides the choice. Cached per
 // binary for the life of the process.
-import { runTool } from '../doctor/exec.js';
+import { runTool } from '../lab/exec.js';
 import { probeKvm, type KvmProbe } from '../../native/index.js';
 
 export type Accel = 'kvm' | 'tcg';

@@ -10,7 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { LabError } from '../contracts/errors.js';
 import { compareVersions, parseNetdevHelp, parseQemuVersion } from '../doctor/checks.js';
-import { runTool, which } from '../doctor/exec.js';
+import { runTool, which } from '../lab/exec.js';
 import { probeKvm } from '../../native/index.js';
 import { DRIVERS, NETDEV_TYPES, driverOf, type NetdevType } from './netdev/drivers.js';
 import { objectSpec } from './netdev/fields.js';

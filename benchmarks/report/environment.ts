@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { PROJECT_ROOT as ROOT } from '../paths.js';
 import type { Environment } from '../contracts/report.js';
-import { which } from '../doctor/exec.js';
-import { linkedLibrary } from '../qemu/linked-library.js';
+import { which } from '../lab/exec.js';
+import { linkedLibrary } from '../lab/linked-library.js';
 
 function out(cmd: string, args: string[]): string {
   try {

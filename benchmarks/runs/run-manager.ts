@@ -12,7 +12,7 @@ import { QUICK, resolveScenario, type Scenario } from '../contracts/scenario.js'
 import { HelperClient } from '../helper/client.js';
 import { Lab } from '../lab/lab.js';
 import { otherCpu, processTree, procTimes, waitForQuiet } from '../lab/quiet-machine.js';
-import { recoverDeadRuns } from '../lab/recovery.js';
+import { recoverDeadRuns } from '../report/recovery.js';
 import { checkExisting, type ForwardTopology, type PacketTopology } from '../lab/topology.js';
 import { collectEnvironment } from '../report/environment.js';
 import { summarize } from '../report/statistics.js';

@@ -3,7 +3,7 @@
 // which the matrix turns into an `unavailable` row.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { LabError } from '../contracts/errors.js';
-import { which } from '../doctor/exec.js';
+import { which } from '../lab/exec.js';
 import { qemuCapabilities, type QemuCapabilities } from '../qemu/capabilities.js';
 import { formatNetdevArg } from '../qemu/netdev.js';
 import { backendInfo, type VmBackendName } from '../qemu/backends.js';

@@ -30,7 +30,7 @@ suite('crash safety: kill -9 of the engine mid-run', { root: true, tools: ['ip',
   });
   afterEach(() => {
     // Whatever the test's assertions said, sweep the dead run's lab before removing its record.
-    spawnSync(process.execPath, ['-e', `import('${join(root, 'dist/benchmarks/lab/recovery.js')}').then((m) => m.recoverDeadRuns())`], { env, stdio: 'ignore' });
+    spawnSync(process.execPath, ['-e', `import('${join(root, 'dist/benchmarks/report/recovery.js')}').then((m) => m.recoverDeadRuns())`], { env, stdio: 'ignore' });
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(reportsDir, { recursive: true, force: true });
   });
@@ -106,7 +106,7 @@ suite('crash safety: kill -9 of the engine mid-run', { root: true, tools: ['ip',
       for (let i = 0; i < 100 && workerAlive(); i++) await sleep(100);
       expect(workerAlive(), 'the workers exit with their parent').toBe(false);
 
-      const swept = spawnSync(process.execPath, ['-e', `import('${join(root, 'dist/benchmarks/lab/recovery.js')}').then((m) => console.log(m.recoverDeadRuns().join('\\n')))`], { env, encoding: 'utf8' });
+      const swept = spawnSync(process.execPath, ['-e', `import('${join(root, 'dist/benchmarks/report/recovery.js')}').then((m) => console.log(m.recoverDeadRuns().join('\\n')))`], { env, encoding: 'utf8' });
       expect(swept.stdout).toMatch(new RegExp(`XDP program \\d+ 'xdplab_drop' \\(skb mode\\) on ${v.ifA} in ${v.nsA}`));
       expect(attachedXdp(v.nsA, v.ifA)).toEqual([]);
       expect(attachedXdp(v.nsB, v.ifB)).toEqual([]);

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { bpffsMounted, compareVersions, hasCap, missingCapabilities, parseCapEff, parseNetdevHelp, parseQemuVersion, parseVersion, type Check } from '../../benchmarks/doctor/checks.js';
 import { formatHuman, formatJson, passed, runChecks, statusWord, type CheckResult } from '../../benchmarks/doctor/doctor.js';
-import { runTool } from '../../benchmarks/doctor/exec.js';
+import { runTool } from '../../benchmarks/lab/exec.js';
 import { main } from '../../benchmarks/cli/main.js';
 
 // Captured from Debian's QEMU 10.0.2 (bookworm-backports) on the lab machine.

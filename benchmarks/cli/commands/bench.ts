@@ -107,7 +107,7 @@ export async function run(args: string[], io: Io): Promise<number> {
 /** Runs a scenario with a progress bar and prints the table (or JSON); exit 0 when complete. */
 export async function runScenario(scenario: Record<string, unknown>, o: { quick: boolean; json: boolean; out?: string; helper?: string; command: string[]; table?: (r: Report) => string }, io: Io): Promise<number> {
   const { RunManager } = await import('../../runs/run-manager.js');
-  const { cleanupLine } = await import('../../lab/recovery.js');
+  const { cleanupLine } = await import('../../report/recovery.js');
   const runs = new RunManager(o.out);
   const handle = await runs.start(scenario, { quick: o.quick, command: o.command, ...(o.helper ? { helper: o.helper } : {}) }).catch((err: unknown) => {
     // A value the scenario's schema refuses is bad usage (exit 2), named after its flag.

@@ -1,8 +1,8 @@
 // What a run that died left behind: its lab's resources (namespaces, links, processes, XDP
 // programs, files) and an unfinished report. Swept by `xdplab doctor --cleanup` and at the
 // start of every run.
-import { cleanupLeftovers } from './state.js';
-import { finishAbandonedReport } from '../report/abandoned.js';
+import { cleanupLeftovers } from '../lab/state.js';
+import { finishAbandonedReport } from './abandoned.js';
 
 /** Removes dead labs' leftovers and marks their reports incomplete; one line per thing done. */
 export function recoverDeadRuns(options: { strayNamespaces?: boolean } = {}): string[] {
