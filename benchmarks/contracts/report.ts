@@ -3,8 +3,11 @@
 // `npm run schema` and checked by a test so the two never drift).
 import { z } from 'zod';
 
-/** 2: markers (QMP commands and events during a run) and VM rows. Version 1 reports still parse. */
-export const REPORT_SCHEMA_VERSION = 2;
+/**
+ * 2: markers (QMP commands and events during a run) and VM rows. 3: a trial's rate search
+ * (NDR/PDR) and latency. Versions 1 and 2 still parse.
+ */
+export const REPORT_SCHEMA_VERSION = 3;
 
 export const SummarySchema = z.object({
   n: z.number().int(),
@@ -28,6 +31,76 @@ export const SampleSchema = z.object({
   metrics: MetricsSchema,
 });
 
+/**
+ * Latency of one trial's measured frames (one-way: the generator and the receiver share the
+ * host's CLOCK_MONOTONIC), in nanoseconds, with the HDR histogram itself (hdr-histogram-js's
+ * compressed base64 encoding) so that any percentile can be read again.
+ */
+export const LatencySchema = z.object({
+  count: z.number().int(),
+  minNs: z.number(),
+  p50Ns: z.number(),
+  p90Ns: z.number(),
+  p99Ns: z.number(),
+  p999Ns: z.number(),
+  maxNs: z.number(),
+  meanNs: z.number(),
+  histogram: z.string(),
+});
+
+/** What a measuring receiver counted of the stamped frames, over all flows. */
+export const StreamCountsSchema = z.object({
+  sent: z.number().int(),
+  received: z.number().int(),
+  lost: z.number().int(),
+  reordered: z.number().int(),
+  duplicated: z.number().int(),
+  /** Frames whose stamp was not the generator's (magic or flow out of range). */
+  foreign: z.number().int(),
+  flows: z.number().int(),
+});
+
+/** One constant-rate trial of a search: what was asked, what the generator did, what arrived. */
+export const SearchTrialSchema = z.object({
+  /** Offered rate asked for (packets per second). */
+  targetPps: z.number(),
+  /** What the generator achieved over the window (within 1% of the target, or it says so). */
+  offeredPps: z.number(),
+  receivedPps: z.number(),
+  sent: z.number().int(),
+  received: z.number().int(),
+  /** (sent - received) / sent, 0..1. */
+  lossRatio: z.number(),
+  durationMs: z.number(),
+  /** The search phase: the maximum-rate probe, bisection at short trials, or the final check. */
+  phase: z.enum(['max', 'search', 'final']),
+});
+
+/** One goal's result: the highest rate whose loss is within tolerance, between two bounds. */
+export const SearchGoalSchema = z.object({
+  name: z.string(),
+  /** Loss tolerance as a ratio (0 for NDR, 0.005 for PDR by default). */
+  lossTolerance: z.number(),
+  /** Highest rate measured within tolerance (packets per second; 0: none was). */
+  lowerPps: z.number(),
+  /** Lowest rate measured above tolerance (the maximum probed when none was). */
+  upperPps: z.number(),
+  /** The bounds' relative width met the precision goal, with a final full-length trial. */
+  converged: z.boolean(),
+  /** Why not: the time cap, or the generator could not offer more than the receiver takes. */
+  note: z.string().optional(),
+});
+
+export const SearchSchema = z.object({
+  precision: z.number(),
+  /** The largest rate the generator could offer (its unpaced maximum). */
+  maxPps: z.number(),
+  generatorBound: z.boolean(),
+  goals: z.array(SearchGoalSchema),
+  trials: z.array(SearchTrialSchema),
+  elapsedMs: z.number(),
+});
+
 export const TrialSchema = z.object({
   index: z.number().int(),
   startedAt: z.string(),
@@ -36,6 +109,11 @@ export const TrialSchema = z.object({
   error: z.string().optional(),
   /** Totals over the measured window (rates are totals / window). */
   metrics: MetricsSchema,
+  /** Rate-search rows: every constant-rate trial and each goal's bounds. */
+  search: SearchSchema.optional(),
+  /** Rows with a measuring receiver: latency of the stamped frames, and their counts. */
+  latency: LatencySchema.optional(),
+  stream: StreamCountsSchema.optional(),
 });
 
 export const RowSchema = z.object({
@@ -97,7 +175,7 @@ export const EnvironmentSchema = z.object({
 });
 
 export const ReportSchema = z.object({
-  schemaVersion: z.union([z.literal(1), z.literal(REPORT_SCHEMA_VERSION)]),
+  schemaVersion: z.union([z.literal(1), z.literal(2), z.literal(REPORT_SCHEMA_VERSION)]),
   id: z.string(),
   createdAt: z.string(),
   finishedAt: z.string().optional(),
@@ -116,6 +194,11 @@ export type Summary = z.infer<typeof SummarySchema>;
 export type Sample = z.infer<typeof SampleSchema>;
 export type Marker = z.infer<typeof MarkerSchema>;
 export type Trial = z.infer<typeof TrialSchema>;
+export type Latency = z.infer<typeof LatencySchema>;
+export type StreamCounts = z.infer<typeof StreamCountsSchema>;
+export type Search = z.infer<typeof SearchSchema>;
+export type SearchTrial = z.infer<typeof SearchTrialSchema>;
+export type SearchGoal = z.infer<typeof SearchGoalSchema>;
 export type Row = z.infer<typeof RowSchema>;
 export type Environment = z.infer<typeof EnvironmentSchema>;
 export type Report = z.infer<typeof ReportSchema>;

@@ -3,7 +3,7 @@
 // same way: the same samples, report, recovery and trial discipline. A kind's own parameters
 // stay typed inside it: defineRowKind binds them to each planned row.
 import type { AfXdpMode } from '../contracts/datapath.js';
-import type { Sample } from '../contracts/report.js';
+import type { Latency, Sample, Search, StreamCounts } from '../contracts/report.js';
 import type { Scenario } from '../contracts/scenario.js';
 import type { HelperClient } from '../helper/client.js';
 import type { Lab } from '../lab/lab.js';
@@ -62,6 +62,11 @@ export interface TrialOutcome {
   metrics: Record<string, number>;
   commandLines: string[];
   attached?: { mode: string; zeroCopy: boolean };
+  /** Rate-search rows: the search's trials and bounds (the report's Trial.search). */
+  search?: Search;
+  /** Rows with a measuring receiver: latency and stream counts of the stamped frames. */
+  latency?: Latency;
+  stream?: StreamCounts;
 }
 
 /** A row of a plan, bound to its kind's run. */

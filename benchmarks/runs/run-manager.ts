@@ -215,7 +215,7 @@ export class RunManager implements RunManagerApi {
         try {
           progress('setup');
           const out = await this.disciplined(s, () => plan.run(ctx), (why) => log(`${plan.id} trial ${trial}: ${why}`, 'info'));
-          row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics) });
+          row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics), ...(out.search ? { search: out.search } : {}), ...(out.latency ? { latency: out.latency } : {}), ...(out.stream ? { stream: out.stream } : {}) });
           for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
           if (out.attached) row.attached = out.attached;
         } catch (err) {

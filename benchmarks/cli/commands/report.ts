@@ -33,7 +33,7 @@ export function loadReport(ref: string, reportsDir = defaultReportsDir()): Repor
     throw new LabError({ code: 'EBADREPORT', field: 'report', message: `report: cannot read ${file}: ${(err as Error).message}` });
   }
   const r = ReportSchema.safeParse(parsed);
-  if (!r.success) throw new LabError({ code: 'EBADREPORT', field: 'report', message: `report: ${file} is not an xdplab report (schemaVersion 1): ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}` });
+  if (!r.success) throw new LabError({ code: 'EBADREPORT', field: 'report', message: `report: ${file} is not an xdplab report (schemaVersion 1 to 3): ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}` });
   return r.data;
 }
 
