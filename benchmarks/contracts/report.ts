@@ -126,6 +126,11 @@ export const RowSchema = z.object({
   mode: z.string(),
   copy: z.boolean().optional(),
   frameBytes: z.number().int().optional(),
+  /** A frame mix other than one size ('imix'); frameBytes is then its mean, rounded. */
+  frameMix: z.string().optional(),
+  /** Latency rows: the offered load as a fraction of a goal's rate found by the row named
+   * (0: idle, a trickle of frames). */
+  load: z.object({ goal: z.string(), fraction: z.number(), ofRow: z.string() }).optional(),
   queues: z.number().int().optional(),
   backend: z.string().optional(),
   /** Where the row's live samples come from (iperf3's intervals, the host end's counters, ...). */
