@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { BurstSchema, FrameBytesSchema } from './datapath.js';
 import { invalidOption, parseOrThrow } from './errors.js';
-import { AFXDP_MODES, GENERATORS, HOST_TESTS, MAX_FRAME_BYTES, MIN_FRAME_BYTES, NIC_MODELS, REFERENCES, VM_FAULTS, VM_TESTS } from './vocabulary.js';
+import { RateSchema } from './traffic.js';
+import { AFXDP_MODES, GENERATORS, SEARCH_GOALS, HOST_TESTS, MAX_FRAME_BYTES, MIN_FRAME_BYTES, NIC_MODELS, REFERENCES, VM_FAULTS, VM_TESTS } from './vocabulary.js';
 
 export type VmTestName = (typeof VM_TESTS)[number];
 
@@ -51,7 +52,24 @@ export const ScenarioSchema = z.object({
   modes: z.array(z.enum(AFXDP_MODES)).min(1).default([...AFXDP_MODES]).meta(meta('--modes', `AF_XDP attach modes: ${AFXDP_MODES.join(',')}`)),
   copy: z.boolean().default(false).meta(meta('--copy', 'force copy mode (XDP_COPY)')),
   frameBytes: z.array(FrameBytesSchema).min(1).default([64]).meta(meta('--frame-bytes', `frame sizes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES}`)),
+  /** IMIX (7:4:1 of 64/570/1518) as one more frame-size cell of the packet rows. */
+  imix: z.boolean().default(false).meta(meta('--imix', 'add IMIX (7:4:1 of 64/570/1518 bytes) to the frame sizes')),
   burst: BurstSchema.default(64).meta(meta('--burst', 'frames per burst')),
+  /** txonly rows and the generator of receiving rows send at this rate (default: as fast as they go). */
+  rate: RateSchema.optional().meta(meta('--rate', 'offered rate: packets per second, or a percentage of the maximum ("50%")')),
+  /** Rate searches for the receiving rows (rxonly on the DUT, io forwarding A -> M -> B). */
+  search: z.array(z.enum(SEARCH_GOALS)).default([]).meta(meta('--search', `rate searches: ${SEARCH_GOALS.join(',')} (highest rate without loss / within --pdr-loss)`)),
+  /** Loss tolerances in percent of the frames sent. */
+  ndrLoss: z.number().min(0).lt(100).default(0).meta(meta('--ndr-loss', 'NDR loss tolerance, percent [0, 100)')),
+  pdrLoss: z.number().min(0).lt(100).default(0.5).meta(meta('--pdr-loss', 'PDR loss tolerance, percent [0, 100)')),
+  /** The search stops when (upper - lower) / upper is at most this (percent). */
+  precision: z.number().gt(0).max(50).default(0.5).meta(meta('--precision', "the search's goal: bounds' relative width, percent")),
+  /** Trials while the bounds are wide; the final trial runs for --duration. */
+  searchTrialMs: z.number().int().min(200).max(600_000).default(1000).meta(meta('--search-trial', 'duration of the search\'s short trials')),
+  /** A search that has not converged by then reports its bounds, marked not converged. */
+  searchMaxMs: z.number().int().min(1000).max(86_400_000).default(300_000).meta(meta('--search-time', 'time cap per search')),
+  /** Latency rows at idle and at 10, 50 and 90% of the PDR each search row found. */
+  latency: z.boolean().default(false).meta(meta('--latency', 'latency rows at idle and 10/50/90% of the PDR (needs --search pdr)')),
   flows: z.number().int().min(1).max(65535).default(1).meta(meta('--flows', 'UDP flows (source ports)')),
   queues: z.number().int().min(1).max(64).default(1).meta(meta('--queues', 'device queues')),
   durationMs: z.number().int().min(100).max(3_600_000).default(3000).meta(meta('--duration', 'measured window per trial')),
@@ -108,7 +126,7 @@ function unwrapObject(s: z.ZodType): z.ZodObject | undefined {
 }
 
 /** A scenario field as a CLI flag: how its text becomes the value (durations are in seconds). */
-export interface ScenarioFlag extends FieldMeta { key: string; kind: 'boolean' | 'list' | 'number-list' | 'number' | 'seconds' | 'string'; defaultValue?: unknown }
+export interface ScenarioFlag extends FieldMeta { key: string; kind: 'boolean' | 'list' | 'number-list' | 'number' | 'seconds' | 'string' | 'number-or-string'; defaultValue?: unknown }
 
 function flagKind(key: string, f: z.ZodType): ScenarioFlag['kind'] {
   let t: z.ZodType = f;
@@ -116,6 +134,7 @@ function flagKind(key: string, f: z.ZodType): ScenarioFlag['kind'] {
   if (t instanceof z.ZodBoolean) return 'boolean';
   if (t instanceof z.ZodArray) return t.element instanceof z.ZodNumber ? 'number-list' : 'list';
   if (t instanceof z.ZodNumber) return key.endsWith('Ms') ? 'seconds' : 'number';
+  if (t instanceof z.ZodUnion && t.options.some((o) => o instanceof z.ZodNumber)) return 'number-or-string';
   return 'string';
 }
 
@@ -133,6 +152,8 @@ export function resolveScenario(input: unknown): Scenario {
   if ((s.ifname === undefined) !== (s.peer === undefined)) {
     throw invalidOption(s.ifname ? '--peer' : '--ifname', '--ifname and --peer go together: the interface xdplab uses and the peer that sends or receives');
   }
+  if (s.latency && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
+  if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io')) throw invalidOption('--search', 'searches run for the receiving rows: add rxonly or io to --engines');
   if (s.tests.length === 0 && !s.vm) throw invalidOption('--engines', `choose at least one of ${HOST_TESTS.join(', ')}, or VM rows (backends)`);
   return s;
 }

@@ -26,3 +26,8 @@ export const VM_TESTS = ['iperf3', 'txonly', 'rxonly'] as const;
 export const NIC_MODELS = ['virtio-net-pci', 'e1000'] as const;
 /** Faults a run can inject into VM iperf3 trials, to see how it reports them. */
 export const VM_FAULTS = ['kill-qemu', 'link-down'] as const;
+
+/** Rate searches (RFC 2544's throughput, as CSIT names its goals): no loss, and partial loss. */
+export const SEARCH_GOALS = ['ndr', 'pdr'] as const;
+/** Latency rows run at these fractions of the PDR found (CSIT's choice), and idle. */
+export const LATENCY_LOADS = [0, 0.1, 0.5, 0.9] as const;

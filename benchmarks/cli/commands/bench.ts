@@ -16,7 +16,7 @@ const FACE_OPTIONS = {
   help: { type: 'boolean', short: 'h', help: '-h, --help            this help' },
 } as const;
 
-const ARG: Record<ScenarioFlag['kind'], string> = { boolean: '', list: ' LIST', 'number-list': ' LIST', number: ' N', seconds: ' S', string: ' NAME' };
+const ARG: Record<ScenarioFlag['kind'], string> = { boolean: '', list: ' LIST', 'number-list': ' LIST', number: ' N', seconds: ' S', string: ' NAME', 'number-or-string': ' N|P%' };
 
 function shownDefault(f: ScenarioFlag): string {
   const v = f.defaultValue;
@@ -42,7 +42,8 @@ function fromText(f: ScenarioFlag, text: string): unknown {
   const number = (t: string, scale = 1) => {
     const n = Number(t);
     if (t.trim() === '' || !Number.isFinite(n)) throw new UsageError(`xdplab bench: ${f.flag}: expected a number, got '${t}'`);
-    return Math.round(n * scale);
+    // Seconds become whole milliseconds; other numbers are the schema's to check (1.5 trials is refused, not rounded).
+    return scale === 1 ? n : Math.round(n * scale);
   };
   const list = () => text.split(',').map((x) => x.trim()).filter(Boolean);
   switch (f.kind) {
@@ -50,6 +51,7 @@ function fromText(f: ScenarioFlag, text: string): unknown {
     case 'number-list': return list().map((x) => number(x));
     case 'number': return number(text);
     case 'seconds': return number(text, 1000);
+    case 'number-or-string': return /^\s*[\d.]+(e\d+)?\s*$/i.test(text) ? number(text) : text;
     default: return text;
   }
 }

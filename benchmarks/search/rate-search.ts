@@ -1,0 +1,147 @@
+// The NDR/PDR search (RFC 2544 throughput; CSIT's MLRsearch in its essentials): the highest
+// offered rate whose loss stays within each goal's tolerance, found by bisection with short
+// trials while the bounds are wide and a full-length trial to confirm each result.
+//
+// - One probe at the generator's maximum first: its loss says which goals are generator-bound
+//   (the receiver takes all the generator can offer), and what arrived (the forwarding rate) is
+//   the first candidate below it.
+// - Every trial updates every goal: a rate within a goal's tolerance raises its lower bound, one
+//   above it lowers its upper bound. A later trial that contradicts a bound (noise: a pass above
+//   a fail) resets the contradicted bound, as MLRsearch does, instead of averaging.
+// - A goal whose bounds are within `precision` of each other is confirmed by a trial at its lower
+//   bound for the final duration; if that trial loses, the lower bound falls and the search goes
+//   on with final-length trials for that goal (short-trial results do not outrank a long one).
+// - A time cap ends the search: goals not confirmed by then say "not converged" with bounds.
+//
+// Pure: the trials are the caller's (`measure`), so the method is tested against modelled DUTs
+// and run unchanged against veth, testpmd or a VM.
+import type { Search, SearchGoal, SearchTrial } from '../contracts/report.js';
+
+export interface GoalSpec { name: string; lossTolerance: number }
+
+export interface SearchConfig {
+  goals: GoalSpec[];
+  /** Relative width (upper - lower) / upper at which a goal has converged (0.005: 0.5%). */
+  precision: number;
+  shortMs: number;
+  finalMs: number;
+  maxElapsedMs: number;
+  /** The lowest rate worth a trial (below it a goal's lower bound is 0). */
+  minPps: number;
+}
+
+/** One constant-rate trial: `targetPps` undefined means as fast as the generator goes. */
+export type Measure = (targetPps: number | undefined, durationMs: number, phase: SearchTrial['phase']) => Promise<SearchTrial>;
+
+interface GoalState {
+  spec: GoalSpec;
+  /** Highest passing rate with no failing rate at or below it (0: none). */
+  lower: number;
+  /** Lowest failing rate above `lower`. */
+  upper: number;
+  /** `lower` was measured by a final-length trial. */
+  lowerIsFinal: boolean;
+  /** A final-length trial refused the short trials' bound: go on with final-length trials. */
+  longTrials: boolean;
+  /** Without a passing rate: how far below the upper bound the next trial goes (doubles). */
+  step: number;
+  done: boolean;
+  note?: string;
+}
+
+const passes = (t: SearchTrial, g: GoalState) => t.lossRatio <= g.spec.lossTolerance;
+
+/** Relative width of a goal's bounds. */
+export function widthOf(lower: number, upper: number): number {
+  return upper > 0 ? (upper - lower) / upper : 0;
+}
+
+function update(g: GoalState, rate: number, t: SearchTrial, final: boolean, maxPps: number): void {
+  if (passes(t, g)) {
+    if (rate >= g.lower) { g.lower = rate; g.lowerIsFinal = final; }
+    // A pass at or above the upper bound contradicts it: the bound goes, the maximum's (which
+    // failed) stays.
+    if (g.lower >= g.upper) g.upper = maxPps;
+  } else {
+    if (rate < g.upper) g.upper = rate;
+    // A loss at or below the lower bound contradicts it: search down from here again.
+    if (g.upper <= g.lower) { g.lower = 0; g.lowerIsFinal = false; g.step = 0; }
+    if (final) g.longTrials = true;
+  }
+}
+
+/** The next rate for a goal: bisection between its bounds, or a widening step down from above. */
+function nextRate(g: GoalState, mrr: number, cfg: SearchConfig): number {
+  if (g.lower > 0) return (g.lower + g.upper) / 2;
+  // No pass yet: first the forwarding rate measured at the maximum (less the tolerance), then
+  // steps down from the upper bound that double each time (MLRsearch's expansion).
+  const guess = mrr * (1 - g.spec.lossTolerance);
+  if (g.step === 0 && guess < g.upper * (1 - cfg.precision)) { g.step = Math.max(2 * cfg.precision, 0.01); return Math.max(cfg.minPps, guess); }
+  if (g.step === 0) g.step = Math.max(2 * cfg.precision, 0.01);
+  const rate = g.upper * (1 - g.step);
+  g.step = Math.min(0.5, g.step * 2);
+  return Math.max(cfg.minPps, rate);
+}
+
+export async function searchRates(cfg: SearchConfig, measure: Measure, now: () => number = () => performance.now()): Promise<Search> {
+  const t0 = now();
+  const trials: SearchTrial[] = [];
+  const run = async (rate: number | undefined, final: boolean, phase: SearchTrial['phase']): Promise<SearchTrial> => {
+    const t = await measure(rate, final ? cfg.finalMs : cfg.shortMs, phase);
+    trials.push(t);
+    return t;
+  };
+  // Goals from the most tolerant down: PDR's trials bound NDR's from above.
+  const goals: GoalState[] = [...cfg.goals].sort((a, b) => b.lossTolerance - a.lossTolerance)
+    .map((spec) => ({ spec, lower: 0, upper: Infinity, lowerIsFinal: false, longTrials: false, step: 0, done: false }));
+
+  const probe = await run(undefined, false, 'max');
+  const mrr = probe.receivedPps;
+  let maxPps = probe.offeredPps;
+  for (const g of goals) g.upper = maxPps;
+  if (goals.some((g) => passes(probe, g))) {
+    // The receiver took (within tolerance) all the generator gave: confirm that at full length.
+    const t = await run(undefined, true, 'final');
+    maxPps = Math.max(maxPps, t.offeredPps);
+    for (const g of goals) {
+      g.upper = maxPps;
+      if (passes(probe, g) && passes(t, g)) {
+        Object.assign(g, { lower: t.offeredPps, upper: t.offeredPps, lowerIsFinal: true, done: true });
+        g.note = `generator-bound at ${(t.offeredPps / 1e6).toFixed(3)} Mpps: the receiver took all the generator offered`;
+      }
+    }
+  }
+
+  let capped = false;
+  for (;;) {
+    const g = goals.find((x) => !x.done);
+    if (!g) break;
+    if (now() - t0 >= cfg.maxElapsedMs) { capped = true; break; }
+    if (g.lower === 0 && g.upper <= cfg.minPps * (1 + cfg.precision)) {
+      g.done = true;
+      g.note = `loses more than ${g.spec.lossTolerance * 100}% even at ${Math.round(cfg.minPps)} pps, the lowest rate tried`;
+      continue;
+    }
+    if (g.lower > 0 && widthOf(g.lower, g.upper) <= cfg.precision) {
+      if (g.lowerIsFinal) { g.done = true; continue; }
+      // Confirm at the final length; a loss there lowers the bound and the search goes on.
+      const rate = g.lower;
+      const t = await run(rate, true, 'final');
+      for (const h of goals) if (!h.done) update(h, rate, t, true, maxPps);
+      continue;
+    }
+    const rate = nextRate(g, mrr, cfg);
+    const t = await run(rate, g.longTrials, g.longTrials ? 'final' : 'search');
+    for (const h of goals) if (!h.done) update(h, rate, t, g.longTrials, maxPps);
+  }
+
+  const elapsedMs = now() - t0;
+  const results: SearchGoal[] = goals.map((g) => {
+    const converged = g.done && !g.note;
+    const note = g.note ?? (capped && !g.done ? `not converged: the time cap of ${Math.round(cfg.maxElapsedMs / 1000)} s was reached` : undefined);
+    return { name: g.spec.name, lossTolerance: g.spec.lossTolerance, lowerPps: g.lower, upperPps: Number.isFinite(g.upper) ? g.upper : maxPps, converged, ...(note ? { note } : {}) };
+  });
+  // The goals in the order they were asked for.
+  results.sort((a, b) => cfg.goals.findIndex((x) => x.name === a.name) - cfg.goals.findIndex((x) => x.name === b.name));
+  return { precision: cfg.precision, maxPps, generatorBound: goals.some((g) => g.note?.startsWith('generator-bound')), goals: results, trials, elapsedMs };
+}

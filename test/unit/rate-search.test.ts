@@ -1,0 +1,108 @@
+// The NDR/PDR search against modelled devices (the method is pure; the real DUTs are in
+// test/integration/rate-search.test.ts): a receiver with a hard capacity, one the generator
+// cannot saturate, one whose short trials are kinder than long ones, a search that runs out of
+// time, and one that loses at any rate.
+import { describe, expect, it } from 'vitest';
+import type { SearchTrial } from '../../benchmarks/contracts/report.js';
+import { searchRates, widthOf, type Measure, type SearchConfig } from '../../benchmarks/search/rate-search.js';
+
+const GOALS = [{ name: 'ndr', lossTolerance: 0 }, { name: 'pdr', lossTolerance: 0.005 }];
+const cfg = (over: Partial<SearchConfig> = {}): SearchConfig => ({ goals: GOALS, precision: 0.005, shortMs: 1000, finalMs: 10_000, maxElapsedMs: 600_000, minPps: 1000, ...over });
+
+/** A DUT that forwards up to `capacity` pps and drops the rest; a generator that tops out at `max`. */
+function model(o: { capacity: number; max: number; longCapacity?: number }) {
+  let clock = 0;
+  const calls: Array<{ rate: number | undefined; durationMs: number }> = [];
+  const measure: Measure = async (rate, durationMs, phase) => {
+    calls.push({ rate, durationMs });
+    clock += durationMs + 500;
+    const offered = Math.min(rate ?? o.max, o.max);
+    const cap = durationMs >= 10_000 && o.longCapacity !== undefined ? o.longCapacity : o.capacity;
+    const received = Math.min(offered, cap);
+    const sent = Math.round((offered * durationMs) / 1000);
+    const got = Math.round((received * durationMs) / 1000);
+    const t: SearchTrial = { targetPps: rate ?? o.max, offeredPps: offered, receivedPps: received, sent, received: got, lossRatio: sent ? (sent - got) / sent : 0, durationMs, phase };
+    return t;
+  };
+  return { measure, now: () => clock, calls };
+}
+
+describe('NDR/PDR search', () => {
+  it('finds a hard capacity: NDR just below it, PDR where the loss reaches 0.5%, each within the precision and confirmed at full length', async () => {
+    const m = model({ capacity: 1_000_000, max: 2_000_000 });
+    const r = await searchRates(cfg(), m.measure, m.now);
+    const ndr = r.goals.find((g) => g.name === 'ndr')!;
+    const pdr = r.goals.find((g) => g.name === 'pdr')!;
+    expect(r.goals.map((g) => g.name)).toEqual(['ndr', 'pdr']);
+    expect(ndr.converged && pdr.converged).toBe(true);
+    expect(ndr.lowerPps).toBeLessThanOrEqual(1_000_000);
+    expect(ndr.upperPps).toBeGreaterThan(1_000_000);
+    expect(widthOf(ndr.lowerPps, ndr.upperPps)).toBeLessThanOrEqual(0.005);
+    const pdrRate = 1_000_000 / 0.995;
+    expect(pdr.lowerPps).toBeLessThanOrEqual(pdrRate);
+    expect(pdr.upperPps).toBeGreaterThan(pdrRate);
+    expect(widthOf(pdr.lowerPps, pdr.upperPps)).toBeLessThanOrEqual(0.005);
+    expect(r.maxPps).toBe(2_000_000);
+    expect(r.generatorBound).toBe(false);
+    // One probe at the maximum, short trials, and the results confirmed by full-length trials.
+    expect(r.trials[0]!.phase).toBe('max');
+    const finals = r.trials.filter((t) => t.phase === 'final');
+    expect(finals.length).toBeGreaterThanOrEqual(2);
+    expect(finals.every((t) => t.durationMs === 10_000)).toBe(true);
+    expect(finals.some((t) => t.targetPps === ndr.lowerPps && t.lossRatio === 0)).toBe(true);
+    expect(r.trials.length).toBeLessThan(40);
+  });
+
+  it('says "generator-bound" when the receiver takes all that the generator can offer', async () => {
+    const m = model({ capacity: 5_000_000, max: 2_000_000 });
+    const r = await searchRates(cfg(), m.measure, m.now);
+    expect(r.generatorBound).toBe(true);
+    for (const g of r.goals) {
+      expect(g.converged).toBe(false);
+      expect(g.note).toMatch(/generator-bound at 2\.000 Mpps/);
+      expect(g.lowerPps).toBe(2_000_000);
+    }
+    expect(r.trials.map((t) => t.phase)).toEqual(['max', 'final']);
+  });
+
+  it('lets a full-length trial refuse a bound the short trials gave, and goes on with full-length trials below it', async () => {
+    const m = model({ capacity: 1_000_000, longCapacity: 900_000, max: 2_000_000 });
+    const r = await searchRates(cfg(), m.measure, m.now);
+    const ndr = r.goals.find((g) => g.name === 'ndr')!;
+    expect(ndr.converged).toBe(true);
+    expect(ndr.lowerPps).toBeLessThanOrEqual(900_000);
+    expect(ndr.lowerPps).toBeGreaterThan(900_000 * 0.99);
+    // The bound that stands was measured at full length and lost nothing.
+    expect(r.trials.some((t) => t.durationMs === 10_000 && t.targetPps === ndr.lowerPps && t.lossRatio === 0)).toBe(true);
+    expect(r.trials.some((t) => t.durationMs === 10_000 && t.lossRatio > 0)).toBe(true);
+  });
+
+  it('stops at the time cap with the bounds it has, marked not converged', async () => {
+    const m = model({ capacity: 1_000_000, max: 2_000_000 });
+    const r = await searchRates(cfg({ maxElapsedMs: 5000 }), m.measure, m.now);
+    for (const g of r.goals) {
+      expect(g.converged).toBe(false);
+      expect(g.note).toMatch(/time cap of 5 s/);
+      expect(g.upperPps).toBeGreaterThan(g.lowerPps);
+    }
+  });
+
+  it('says so when even the lowest rate loses', async () => {
+    const m = model({ capacity: 0, max: 2_000_000 });
+    const r = await searchRates(cfg(), m.measure, m.now);
+    for (const g of r.goals) {
+      expect(g.converged).toBe(false);
+      expect(g.lowerPps).toBe(0);
+      expect(g.note).toMatch(/even at 1000 pps/);
+    }
+  });
+
+  it('takes any loss tolerance: 5% sits above 0.5% above 0', async () => {
+    const m = model({ capacity: 1_000_000, max: 2_000_000 });
+    const r = await searchRates(cfg({ goals: [...GOALS, { name: 'p5', lossTolerance: 0.05 }] }), m.measure, m.now);
+    const [ndr, pdr, p5] = r.goals;
+    expect(ndr!.lowerPps).toBeLessThan(pdr!.lowerPps);
+    expect(pdr!.lowerPps).toBeLessThan(p5!.lowerPps);
+    expect(p5!.lowerPps).toBeGreaterThan(1_000_000 / 0.95 * 0.99);
+  });
+});
