@@ -72,8 +72,11 @@ export const SearchTrialSchema = z.object({
   /** (sent - received) / sent, 0..1. */
   lossRatio: z.number(),
   durationMs: z.number(),
-  /** The search phase: the maximum-rate probe, bisection at short trials, or the final check. */
-  phase: z.enum(['max', 'search', 'final']),
+  /**
+   * The maximum-rate probe, bisection at short trials, a final full-length trial, or a
+   * constant-rate check after the search (--search-check: at the NDR, and 5% above it).
+   */
+  phase: z.enum(['max', 'search', 'final', 'check']),
 });
 
 /** One goal's result: the highest rate whose loss is within tolerance, between two bounds. */

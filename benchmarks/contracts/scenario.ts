@@ -68,6 +68,8 @@ export const ScenarioSchema = z.object({
   searchTrialMs: z.number().int().min(200).max(600_000).default(1000).meta(meta('--search-trial', 'duration of the search\'s short trials')),
   /** A search that has not converged by then reports its bounds, marked not converged. */
   searchMaxMs: z.number().int().min(1000).max(86_400_000).default(300_000).meta(meta('--search-time', 'time cap per search')),
+  /** After each search: this many full-length trials at the NDR found, and one 5% above it. */
+  searchCheck: z.number().int().min(0).max(100).default(0).meta(meta('--search-check', 'after a search: N trials at the NDR (expected: no loss) and one 5% above it (expected: loss)')),
   /** Latency rows at idle and at 10, 50 and 90% of the PDR each search row found. */
   latency: z.boolean().default(false).meta(meta('--latency', 'latency rows at idle and 10/50/90% of the PDR (needs --search pdr)')),
   flows: z.number().int().min(1).max(65535).default(1).meta(meta('--flows', 'UDP flows (source ports)')),
@@ -152,6 +154,7 @@ export function resolveScenario(input: unknown): Scenario {
   if ((s.ifname === undefined) !== (s.peer === undefined)) {
     throw invalidOption(s.ifname ? '--peer' : '--ifname', '--ifname and --peer go together: the interface xdplab uses and the peer that sends or receives');
   }
+  if (typeof s.rate === 'number' && (s.rate * s.durationMs) / 1000 < 1) throw invalidOption('--rate', `${s.rate} pps is less than one frame in a ${s.durationMs / 1000} s trial`);
   if (s.latency && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
   if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io')) throw invalidOption('--search', 'searches run for the receiving rows: add rxonly or io to --engines');
   if (s.tests.length === 0 && !s.vm) throw invalidOption('--engines', `choose at least one of ${HOST_TESTS.join(', ')}, or VM rows (backends)`);

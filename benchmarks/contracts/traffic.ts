@@ -73,6 +73,7 @@ export const STAMP = {
 /** The offered rate: packets per second, or a percentage of the row's measured maximum. */
 export const RateSchema = z.union([
   z.number().positive().max(1e9),
-  z.string().regex(/^(\d+(\.\d+)?)%$/, 'must be packets per second, or a percentage of the maximum like "50%"'),
+  z.string().regex(/^(\d+(\.\d+)?)%$/, 'must be packets per second, or a percentage of the maximum like "50%"')
+    .refine((p) => Number(p.slice(0, -1)) > 0 && Number(p.slice(0, -1)) <= 100, 'a percentage of the maximum must be in (0%, 100%]'),
 ]);
 export type Rate = z.infer<typeof RateSchema>;

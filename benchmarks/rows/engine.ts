@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { LabError } from '../contracts/errors.js';
 import { withDropSink } from './drop-sink.js';
 import { offeredMetric, withGenerator, type Generator } from './generator.js';
+import { offeredRate } from './offered-rate.js';
 import { defineRowKind, packetCells, type PacketParams, type TrialContext, type TrialOutcome } from './row-kind.js';
 import { TX_BUDGET, cpus, launch, sampleMs, sampler } from './trial-tools.js';
 
@@ -11,12 +12,15 @@ async function engineTrial(ctx: TrialContext, p: PacketParams): Promise<TrialOut
   const s = ctx.scenario, t = ctx.packet!;
   const run = async (extra: string[], gen?: Generator): Promise<TrialOutcome> => {
     ctx.phase('warmup');
-    const w = await launch(ctx, {
+    const spec = {
       ...(t.dut.netns ? { netns: t.dut.netns } : {}), ifname: t.dut.ifname, engine: p.test, mode: p.mode, copy: p.copy,
       seconds: s.durationMs / 1000, warmupMs: s.warmupMs, frameBytes: p.frameBytes, burst: s.burst, flows: s.flows, sampleMs: sampleMs(s),
       ...(p.test === 'rxonly' ? {} : { txBudget: TX_BUDGET }),
       ...(cpus().dut !== undefined ? { cpu: cpus().dut! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.dut, dstMac: ctx.macs.peer } : {}),
-    }, sampler(ctx, p.test === 'rxonly' ? 'rx' : 'tx', p.frameBytes));
+    };
+    // --rate paces txonly on the DUT (the receiving rows' generator is paced in generator.ts).
+    const rate = p.test === 'txonly' ? await offeredRate(ctx, spec) : undefined;
+    const w = await launch(ctx, { ...spec, ...(rate !== undefined ? { rate } : {}) }, sampler(ctx, p.test === 'rxonly' ? 'rx' : 'tx', p.frameBytes));
     const stopWatch = setInterval(() => { if (ctx.stopSignal.stop) w.stop(); }, 100);
     const ready = await w.ready.catch(() => undefined);
     if (ready) setTimeout(() => ctx.phase('measure'), s.warmupMs);
@@ -35,7 +39,7 @@ async function engineTrial(ctx: TrialContext, p: PacketParams): Promise<TrialOut
       metrics: {
         packetsPerSecond: pps, bitsPerSecond: pps * p.frameBytes * 8, rxPackets: r.rx, txPackets: r.tx, seconds: r.seconds,
         droppedPackets: (stats.rxDropped ?? 0) + (stats.rxRingFull ?? 0) + (stats.rxFillRingEmpty ?? 0),
-        ...offeredMetric(gen, from, to),
+        ...offeredMetric(gen, from, to), ...(rate !== undefined ? { targetPacketsPerSecond: rate } : {}),
         ...(r.windowCpu ? { cpuUserSeconds: r.windowCpu.userSeconds, cpuSystemSeconds: r.windowCpu.systemSeconds } : {}),
       },
     };

@@ -1,11 +1,12 @@
 // Traffic for the receiving rows (rxonly, io, macswap, the ceiling) from the peer, for longer
 // than the DUT's warm-up and window: xdplab's txonly (default) or dpdk-testpmd's txonly
-// (--generator testpmd), the peer's forwarding thread on CPU 0 either way. `offered` is what it
+// (--generator testpmd), the peer's forwarding thread on CPU 0 either way; xdplab's at --rate when given. `offered` is what it
 // sent per second between two instants (performance.now()), from its own counters, so that a
 // receiver's row says how much of the offered load it took.
 import { performance } from 'node:perf_hooks';
 import { LabError } from '../contracts/errors.js';
 import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
+import { offeredRate } from './offered-rate.js';
 import type { PacketParams, TrialContext } from './row-kind.js';
 import { TX_BUDGET, cpus, launch } from './trial-tools.js';
 
@@ -30,12 +31,14 @@ async function startGenerator(ctx: TrialContext, p: PacketParams): Promise<Gener
     return { commandLine: pmd.commandLine, offered, stop: async () => { await pmd.stop(); } };
   }
   const sent: Array<{ atMs: number; tx: number }> = [];
-  const worker = await launch(ctx, {
-    ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly', mode: p.mode,
+  const spec = {
+    ...(t.peer.netns ? { netns: t.peer.netns } : {}), ifname: t.peer.ifname, engine: 'txonly' as const, mode: p.mode,
     // Stopped by withGenerator; the margin covers a slow start of the tool under test.
     seconds: (s.warmupMs + s.durationMs) / 1000 + 120, warmupMs: 0, frameBytes: p.frameBytes, burst: s.burst, flows: s.flows,
     sampleMs: GENERATOR_SAMPLE_MS, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
-  }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
+  };
+  const rate = await offeredRate(ctx, spec);
+  const worker = await launch(ctx, { ...spec, ...(rate !== undefined ? { rate } : {}) }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
   try {
     await worker.ready;
   } catch (err) {

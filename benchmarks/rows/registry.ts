@@ -7,6 +7,7 @@ import { iperf3TestpmdRows } from './iperf3-testpmd.js';
 import { iperf3XdplabRows } from './iperf3-xdplab.js';
 import type { PlanContext, PlannedRow, RowKind } from './row-kind.js';
 import type { Scenario } from '../contracts/scenario.js';
+import { latencyForwardRows, latencyRows, searchForwardRows, searchRows } from './search.js';
 import { testpmdRows } from './testpmd.js';
 import { vmIperf3Rows } from './vm-iperf3.js';
 import { vmPacketRows } from './vm-packet.js';
@@ -15,6 +16,10 @@ export const ROW_KINDS: readonly RowKind[] = [
   engineRows,
   testpmdRows,
   ceilingRows,
+  searchRows,
+  searchForwardRows,
+  latencyRows,
+  latencyForwardRows,
   iperf3XdplabRows,
   iperf3BridgeRows,
   iperf3TestpmdRows,

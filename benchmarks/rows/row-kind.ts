@@ -25,6 +25,10 @@ export interface RowSpec {
   backend?: string;
   /** Where the row's live samples come from (the report's Row.liveSource). */
   liveSource?: string;
+  /** A frame mix other than one size (imix); frameBytes is its mean. */
+  frameMix?: string;
+  /** Latency rows: the load as a fraction of the goal a search row found. */
+  load?: { goal: string; fraction: number; ofRow: string };
   /** Why the row cannot run here: it is reported with no trials. */
   unavailable?: string;
   /** Rows are sorted by this key (kinds interleave: an engine row beside its references). */

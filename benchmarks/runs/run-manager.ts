@@ -52,6 +52,7 @@ function emptyRow(p: PlannedRow, s: Scenario, viaHelper: boolean): Row {
   return {
     id: p.id, test: p.test, tool: p.tool, mode: p.mode, ...(p.copy !== undefined ? { copy: p.copy } : {}), ...(p.frameBytes ? { frameBytes: p.frameBytes } : {}),
     ...(p.needs === 'packet' ? { queues: s.queues } : {}), ...(p.backend ? { backend: p.backend } : {}), ...(p.liveSource ? { liveSource: p.liveSource } : {}),
+    ...(p.frameMix ? { frameMix: p.frameMix } : {}), ...(p.load ? { load: p.load } : {}),
     status: unavailable ? 'unavailable' : 'incomplete', reason: unavailable ?? 'not run yet', commandLines: [], trials: [], stats: {},
   };
 }
