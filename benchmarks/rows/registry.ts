@@ -11,6 +11,7 @@ import { latencyForwardRows, latencyRows, searchForwardRows, searchRows } from '
 import { testpmdRows } from './testpmd.js';
 import { vmIperf3Rows } from './vm-iperf3.js';
 import { vmPacketRows } from './vm-packet.js';
+import { vmSearchRows } from './vm-search.js';
 
 export const ROW_KINDS: readonly RowKind[] = [
   engineRows,
@@ -25,6 +26,7 @@ export const ROW_KINDS: readonly RowKind[] = [
   iperf3TestpmdRows,
   vmIperf3Rows,
   vmPacketRows,
+  vmSearchRows,
 ];
 
 const byOrder = (a: PlannedRow, b: PlannedRow): number => {
