@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { AfXdpModeSchema, BurstSchema, EngineNameSchema, FrameBytesSchema } from './datapath.js';
 import { LabErrorSchema } from './errors.js';
+import { LatencySchema } from './report.js';
+import { FrameMixSchema } from './traffic.js';
 
 const Mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'must be a MAC address (aa:bb:cc:dd:ee:ff)');
 
@@ -38,7 +40,24 @@ export const WorkerSpecSchema = z.object({
   provided: z.object({ sockFds: z.string().regex(/^\d+(:\d+)*$/), ifindex: z.number().int().min(1) }).strict().optional(),
   /** txonly: stop after this many frames (a fixed count, for exact checks). */
   maxPackets: z.number().int().min(1).optional(),
-}).strict();
+  /** txonly: target packets per second, paced per burst (unset: as fast as the ring allows). */
+  rate: z.number().positive().max(1e9).optional(),
+  /** txonly: frame sizes, overriding frameBytes ('imix': sizes fixed by UMEM frame index, 7:4:1). */
+  frameMix: FrameMixSchema.optional(),
+  /** txonly: write the stamp (flow, per-flow sequence, send time) into every frame sent. */
+  stamp: z.boolean().optional(),
+  /** rxonly: read every frame's stamp (counts per flow, order, duplicates, latency). */
+  measure: z.boolean().optional(),
+}).strict().superRefine((s, ctx) => {
+  // Options that only one engine reads are refused elsewhere rather than silently ignored.
+  const only = (field: 'rate' | 'frameMix' | 'stamp' | 'measure', engine: string) => {
+    if (s[field] !== undefined && s.engine !== engine) ctx.addIssue({ code: 'custom', path: [field], message: `is an option of ${engine}, not of ${s.engine}` });
+  };
+  only('rate', 'txonly');
+  only('frameMix', 'txonly');
+  only('stamp', 'txonly');
+  only('measure', 'rxonly');
+});
 
 /** What a caller writes (defaults filled in by the worker). */
 export type WorkerSpecInput = z.input<typeof WorkerSpecSchema>;
@@ -76,6 +95,30 @@ export const WorkerResultSchema = z.discriminatedUnion('ok', [
     windowStats: z.record(z.string(), z.number()),
     /** CPU time of the worker inside the window: user space (the engine) and the kernel. */
     windowCpu: z.object({ userSeconds: z.number(), systemSeconds: z.number() }).optional(),
+    /** txonly: frames accepted by the tx ring per second of the measured window. */
+    achievedPps: z.number().optional(),
+    /** txonly with rate: what was asked, and whether achievedPps came within 1% of it. */
+    targetPps: z.number().optional(),
+    rateReached: z.boolean().optional(),
+    /**
+     * Stamped streams since the engine was prepared (warm-up included). Generator: frames
+     * accepted by the tx ring, per flow. Receiver: stamped frames received per flow (duplicates
+     * included), of which duplicates per flow; reordered (sequence below the flow's highest
+     * seen), foreign (no magic, or flow out of range), and received sizes (bytes -> frames).
+     */
+    stream: z.union([
+      z.object({ sentPerFlow: z.array(z.number()) }).strict(),
+      z.object({
+        receivedPerFlow: z.array(z.number()),
+        duplicatedPerFlow: z.array(z.number()),
+        reordered: z.number(),
+        duplicated: z.number(),
+        foreign: z.number(),
+        frameBytes: z.record(z.string(), z.number()),
+      }).strict(),
+    ]).optional(),
+    /** rxonly with measure: one-way latency of the stamped frames received. */
+    latency: LatencySchema.optional(),
   }),
   z.object({ ok: z.literal(false), error: LabErrorSchema }),
 ]);

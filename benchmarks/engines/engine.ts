@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { AfXdpPort } from '../../native/index.js';
 import type { UdpFrameSpec } from './frames.js';
 import type { EngineName } from '../contracts/datapath.js';
+import type { FrameMix } from '../contracts/traffic.js';
 
 export interface EngineParams {
   /** Frames per burst (FrameBatch capacity). */
@@ -26,6 +27,14 @@ export interface EngineParams {
   inspect?: (bytes: Uint8Array, offset: number, length: number) => void;
   /** A second port: io and macswap then forward between the two ports (testpmd with 2 ports). */
   peer?: AfXdpPort;
+  /** txonly: target packets per second, paced per burst (unset: as fast as the ring allows). */
+  rate?: number;
+  /** txonly: frame sizes, overriding frameBytes (a size, or 'imix' fixed by UMEM frame index). */
+  frameMix?: FrameMix;
+  /** txonly: stamp every frame sent (contracts/traffic.ts STAMP). */
+  stamp?: boolean;
+  /** rxonly: read the stamp of every received frame (counts, order, latency). */
+  measure?: boolean;
 }
 
 /** Frames an engine received and transmitted (completed) in one burst. */

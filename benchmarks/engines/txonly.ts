@@ -1,30 +1,57 @@
-// txonly: transmit the same UDP frame as fast as the ring allows (testpmd's txonly).
+// txonly: transmit UDP frames as fast as the ring allows (testpmd's txonly), or at a set rate;
+// optionally of mixed sizes (IMIX) and stamped for a measuring receiver.
 //
-// The frame template is written once into every frame of the UMEM at prepare: transmitted
+// The frame templates are written once into every frame of the UMEM at prepare: transmitted
 // frames come back through the completion ring unchanged, and this engine never receives, so
-// no frame it takes from the pool can hold anything else. Per burst: reclaim completions,
-// take free frames, queue them (lengths were set once at prepare), give back what did not fit.
-// Per packet that is a handful of typed-array reads and writes; FFI only for the kick.
+// no frame it takes from the pool can hold anything else. A frame's size and flow are fixed by
+// its index in the UMEM. Per burst: reclaim completions, take free frames, queue them, give
+// back what did not fit. Only IMIX (lengths by address) and stamps (sequence, send time) add
+// per-frame work, and only when asked; FFI only for the kick.
+import { performance } from 'node:perf_hooks';
 import { FrameBatch, type AfXdpPort } from '../../native/index.js';
+import { imixCycle, type FrameMix } from '../contracts/traffic.js';
 import type { BurstCounts, Engine, EngineParams } from './engine.js';
-import { DEFAULT_FRAME, buildUdpFrame, type UdpFrameSpec } from './frames.js';
+import { DEFAULT_FRAME, ETH_HEADER_BYTES, IPV4_HEADER_BYTES, buildUdpFrame, type UdpFrameSpec } from './frames.js';
+import { nsFromPerfMs } from './clock.js';
+import { STAMPED_FRAME_MIN_BYTES, viewOf, writeStampHeader, writeStampSend } from './stamp.js';
+
+/** IMIX sizes count the 4-byte FCS (as TRex and CSIT do); the device is handed 4 bytes less. */
+const FCS_BYTES = 4;
+const TWO_32 = 2 ** 32;
+const UDP_CHECKSUM = ETH_HEADER_BYTES + IPV4_HEADER_BYTES + 6;
+
+/** Bytes handed to the device for UMEM frame `index` under `mix`. */
+export function frameBytesAt(mix: FrameMix, index: number, cycle: readonly number[] = imixCycle()): number {
+  return mix === 'imix' ? cycle[index % cycle.length]! - FCS_BYTES : mix;
+}
 
 /**
- * Writes the frame into every frame of every queue's UMEM (copyWithin: no allocation). With
- * `flows` > 1, frame i carries UDP source port srcPort + (i mod flows), checksums recomputed
- * here once, so the hot path still only moves descriptors.
+ * Writes the frame into every frame of every queue's UMEM (copyWithin: no allocation). Frame i
+ * carries UDP source port srcPort + (i mod flows) and frameBytesOf(i) bytes; each distinct
+ * (size, flow) is built once with its checksums and copied, so the hot path only moves
+ * descriptors.
  */
-export function writeTemplateEverywhere(port: AfXdpPort, spec: UdpFrameSpec, flows = 1): void {
+export function writeTemplateEverywhere(port: AfXdpPort, spec: UdpFrameSpec, flows = 1, frameBytesOf: (i: number) => number = () => spec.frameBytes): void {
   for (const q of port.queues) {
     const { frameSize, frameCount } = q.umem.geometry;
-    if (spec.frameBytes > frameSize) {
-      throw new RangeError(`frameBytes ${spec.frameBytes} does not fit in ${frameSize}-byte UMEM frames`);
-    }
     const bytes = q.umem.bytes;
-    for (let f = 0; f < Math.min(flows, frameCount); f++) buildUdpFrame(bytes, f * frameSize, { ...spec, srcPort: (spec.srcPort + f) & 0xffff });
-    for (let i = flows; i < frameCount; i++) bytes.copyWithin(i * frameSize, (i % flows) * frameSize, (i % flows) * frameSize + spec.frameBytes);
+    const built = new Map<number, number>();
+    for (let i = 0; i < frameCount; i++) {
+      const len = frameBytesOf(i);
+      if (len > frameSize) throw new RangeError(`frameBytes ${len} does not fit in ${frameSize}-byte UMEM frames`);
+      const flow = i % flows;
+      const key = len * 65536 + flow;
+      const from = built.get(key);
+      if (from === undefined) {
+        buildUdpFrame(bytes, i * frameSize, { ...spec, frameBytes: len, srcPort: (spec.srcPort + flow) & 0xffff });
+        built.set(key, i);
+      } else bytes.copyWithin(i * frameSize, from * frameSize, from * frameSize + len);
+    }
   }
 }
+
+/** What per-frame work needs of one queue: frame index -> length and flow, and a view to stamp. */
+interface QueueFrames { shift: number; lens: Uint32Array; flowOf: Uint16Array; view: DataView }
 
 export class TxOnlyEngine implements Engine {
   readonly name = 'txonly' as const;
@@ -33,14 +60,64 @@ export class TxOnlyEngine implements Engine {
   private remaining = Infinity;
   /** Frames queued on the tx ring (completions are what burst() reports as tx). */
   queued = 0;
+  /** Pacing: packets per millisecond (0: unpaced), credit in frames, last clock read. */
+  private ppms = 0;
+  private credit = 0;
+  private creditCap = 0;
+  private lastMs = -1;
+  /** Per-queue frame tables when lengths vary (imix) or frames are stamped; else null. */
+  private frames: QueueFrames[] | null = null;
+  private varyLength = false;
+  private stamping = false;
+  /** Next sequence per flow = frames of that flow accepted by the tx ring so far. */
+  private seq = new Float64Array(1);
 
   prepare(port: AfXdpPort, params: EngineParams): void {
-    const spec: UdpFrameSpec = { ...DEFAULT_FRAME, ...params.frame, frameBytes: params.frameBytes };
-    writeTemplateEverywhere(port, spec, params.flows ?? 1);
+    const mix: FrameMix = params.frameMix ?? params.frameBytes;
+    const flows = params.flows ?? 1;
+    const cycle = imixCycle();
+    const bytesAt = (i: number) => frameBytesAt(mix, i, cycle);
+    const spec: UdpFrameSpec = { ...DEFAULT_FRAME, ...params.frame, frameBytes: bytesAt(0) };
+    writeTemplateEverywhere(port, spec, flows, bytesAt);
     this.batch = new FrameBatch(params.batch);
-    this.batch.len.fill(params.frameBytes);
+    this.varyLength = mix === 'imix';
+    if (mix !== 'imix') this.batch.len.fill(mix);
+    this.stamping = params.stamp === true;
+    if (this.stamping && (mix === 'imix' ? Math.min(...cycle) - FCS_BYTES : mix) < STAMPED_FRAME_MIN_BYTES) {
+      throw new RangeError(`stamp needs frames of ${STAMPED_FRAME_MIN_BYTES} bytes or more, got ${mix}`);
+    }
+    this.seq = new Float64Array(flows);
+    this.frames = null;
+    if (this.varyLength || this.stamping) {
+      this.frames = port.queues.map((q) => {
+        const { frameSize, frameCount } = q.umem.geometry;
+        const lens = new Uint32Array(frameCount);
+        const flowOf = new Uint16Array(frameCount);
+        const view = viewOf(q.umem.bytes);
+        for (let i = 0; i < frameCount; i++) {
+          lens[i] = bytesAt(i);
+          flowOf[i] = i % flows;
+          if (this.stamping) {
+            writeStampHeader(view, i * frameSize, i % flows);
+            view.setUint16(i * frameSize + UDP_CHECKSUM, 0); // "no checksum": the payload changes per send
+          }
+        }
+        return { shift: Math.log2(frameSize), lens, flowOf, view };
+      });
+    }
+    this.ppms = params.rate !== undefined ? params.rate / 1000 : 0;
+    // At most two bursts of credit: after a stall the generator catches up by one extra burst,
+    // never by a burst beyond the rate.
+    this.creditCap = 2 * params.batch;
+    this.credit = 0;
+    this.lastMs = -1;
     this.remaining = params.maxPackets ?? Infinity;
     this.queued = 0;
+  }
+
+  /** Frames of each flow accepted by the tx ring so far (stamped runs; zeros otherwise). */
+  sentPerFlow(): number[] {
+    return Array.from(this.seq);
   }
 
   burst(port: AfXdpPort, queue: number): BurstCounts {
@@ -48,15 +125,58 @@ export class TxOnlyEngine implements Engine {
     const counts = this.counts;
     counts.tx = q.reclaim();
     const batch = this.batch;
-    const want = this.remaining < batch.capacity ? this.remaining : batch.capacity;
+    let want = this.remaining < batch.capacity ? this.remaining : batch.capacity;
+    let nowMs = -1;
+    if (this.ppms > 0) {
+      // One clock read per burst; credit = elapsed * rate - queued, capped.
+      nowMs = performance.now();
+      if (this.lastMs < 0) this.lastMs = nowMs;
+      let credit = this.credit + (nowMs - this.lastMs) * this.ppms;
+      this.lastMs = nowMs;
+      if (credit > this.creditCap) credit = this.creditCap;
+      this.credit = credit;
+      if (credit < want) want = Math.floor(credit);
+    }
     if (want > 0 && q.allocate(batch, want) > 0) {
       const n = batch.count;
+      const frames = this.frames;
+      if (frames !== null) this.perFrame(frames[queue]!, n, nowMs);
       const sent = q.txBurst(batch);
-      if (sent < n) q.release(batch, sent, n);
+      if (sent < n) {
+        if (this.stamping) this.unsend(frames![queue]!, sent, n);
+        q.release(batch, sent, n);
+      }
       this.queued += sent;
       this.remaining -= sent;
+      this.credit -= sent;
     }
     return counts;
+  }
+
+  /** Lengths by address (imix) and stamps (sequence per flow; one send time for the burst). */
+  private perFrame(f: QueueFrames, n: number, nowMs: number): void {
+    const addr = this.batch.addr;
+    const len = this.batch.len;
+    const { shift, lens, flowOf, view } = f;
+    if (this.varyLength) for (let i = 0; i < n; i++) len[i] = lens[addr[i]! >>> shift]!;
+    if (!this.stamping) return;
+    const ns = nsFromPerfMs(nowMs < 0 ? performance.now() : nowMs);
+    const lo = ns % TWO_32 >>> 0;
+    const hi = Math.floor(ns / TWO_32) >>> 0;
+    const seq = this.seq;
+    for (let i = 0; i < n; i++) {
+      const a = addr[i]!;
+      const flow = flowOf[a >>> shift]!;
+      const s = seq[flow]!;
+      seq[flow] = s + 1;
+      writeStampSend(view, a, s, lo, hi);
+    }
+  }
+
+  /** Frames [from, to) did not fit the ring: they were not sent, so their sequences are free again. */
+  private unsend(f: QueueFrames, from: number, to: number): void {
+    const addr = this.batch.addr;
+    for (let i = from; i < to; i++) this.seq[f.flowOf[addr[i]! >>> f.shift]!]!--;
   }
 
   finish(_port: AfXdpPort): void {

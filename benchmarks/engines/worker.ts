@@ -14,6 +14,8 @@ import { WorkerSpecSchema, type WorkerEvent, type WorkerResult, type WorkerSpec 
 import { AfXdpPort, pinThisThread, setTxBudget, withNetns, type PortStatistics } from '../../native/index.js';
 import { createEngine } from './registry.js';
 import { runEngine } from './engine.js';
+import { TxOnlyEngine } from './txonly.js';
+import { RxOnlyEngine } from './rxonly.js';
 
 function statsDelta(a: PortStatistics, b: PortStatistics): Record<string, number> {
   const out: Record<string, number> = {};
@@ -64,7 +66,14 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
       flows: o.flows,
       ...(o.maxPackets !== undefined ? { maxPackets: o.maxPackets } : {}),
       ...(peer ? { peer } : {}),
+      ...(o.rate !== undefined ? { rate: o.rate } : {}),
+      ...(o.frameMix !== undefined ? { frameMix: o.frameMix } : {}),
+      ...(o.stamp ? { stamp: true } : {}),
+      ...(o.measure ? { measure: true } : {}),
     });
+    const tx = engine instanceof TxOnlyEngine ? engine : undefined;
+    let queuedAtStart = 0;
+    let queuedAtEnd = 0;
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
     let atStart: PortStatistics | null = null;
     let atEnd: PortStatistics | null = null;
@@ -78,8 +87,9 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
       onSample: (s) => emit({ event: 'sample', ...s }),
       onWindow: (edge, tMs) => {
         // One getsockopt per queue at each edge of the window, none in between.
-        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); return emit({ event: 'window', edge, tMs }); }
+        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); queuedAtStart = tx?.queued ?? 0; return emit({ event: 'window', edge, tMs }); }
         atEnd = port.stats();
+        queuedAtEnd = tx?.queued ?? 0;
         const used = process.cpuUsage(cpuAtStart);
         windowCpu = { userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 };
         emit({ event: 'window', edge, tMs });
@@ -92,6 +102,27 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     while (quiet < 50 && performance.now() < drainEnd) quiet = port.reclaim() === 0 ? quiet + 1 : 0;
     const packets = o.engine === 'rxonly' ? r.rx : r.tx;
     const stats = port.stats();
+    // Pacing is judged on frames accepted by the tx ring (what the pacer controls), not on
+    // completions, which trail them.
+    const achievedPps = tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
+    const generator = tx ? {
+      ...(achievedPps !== undefined ? { achievedPps } : {}),
+      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate } : {}),
+      ...(o.stamp ? { stream: { sentPerFlow: tx.sentPerFlow() } } : {}),
+    } : {};
+    const meter = engine instanceof RxOnlyEngine ? engine.meter : null;
+    const latency = engine instanceof RxOnlyEngine ? engine.latency : null;
+    const receiver = meter && latency ? {
+      stream: {
+        receivedPerFlow: Array.from(meter.receivedPerFlow),
+        duplicatedPerFlow: Array.from(meter.duplicatedPerFlow),
+        reordered: meter.reordered,
+        duplicated: meter.duplicated,
+        foreign: meter.foreign,
+        frameBytes: meter.sizeCounts(),
+      },
+      latency: latency.summary(),
+    } : {};
     return {
       signal,
       result: {
@@ -99,6 +130,8 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
         warmupSeconds: r.warmupSeconds, bursts: r.bursts, interrupted: r.stoppedEarly, txBudget, stats: { ...stats },
         windowStats: atStart && atEnd ? statsDelta(atStart, atEnd) : {},
         ...(windowCpu ? { windowCpu } : {}),
+        ...generator,
+        ...receiver,
       },
     };
   } finally {
