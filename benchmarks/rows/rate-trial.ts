@@ -63,7 +63,7 @@ export async function rateTrial(ctx: TrialContext, path: RatePath, t: RateTrialS
     const g = await gen.done.finally(() => clearInterval(stopGen));
     if (!g.ok) throw new LabError(g.error);
     if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
-    const sentPerFlow = g.stream?.sentPerFlow ?? [g.tx];
+    const sentPerFlow = g.stream && 'sentPerFlow' in g.stream ? g.stream.sentPerFlow : [g.tx];
     const sent = sentPerFlow.reduce((a, b) => a + b, 0);
     const seconds = g.seconds > 0 ? g.seconds : t.durationMs / 1000;
     const offeredPps = g.achievedPps ?? sent / seconds;
@@ -75,7 +75,7 @@ export async function rateTrial(ctx: TrialContext, path: RatePath, t: RateTrialS
       receiver.stop();
       const r = await receiver.done;
       if (!r.ok) throw new LabError(r.error);
-      if (!r.stream) throw new LabError({ code: 'EWORKER', message: 'the measuring receiver returned no stream counts' });
+      if (!r.stream || !('receivedPerFlow' in r.stream)) throw new LabError({ code: 'EWORKER', message: 'the measuring receiver returned no stream counts' });
       stream = streamCounts(sentPerFlow, r.stream);
       latency = r.latency;
       received = stream.received - stream.duplicated;

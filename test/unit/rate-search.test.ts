@@ -10,13 +10,13 @@ const GOALS = [{ name: 'ndr', lossTolerance: 0 }, { name: 'pdr', lossTolerance: 
 const cfg = (over: Partial<SearchConfig> = {}): SearchConfig => ({ goals: GOALS, precision: 0.005, shortMs: 1000, finalMs: 10_000, maxElapsedMs: 600_000, minPps: 1000, ...over });
 
 /** A DUT that forwards up to `capacity` pps and drops the rest; a generator that tops out at `max`. */
-function model(o: { capacity: number; max: number; longCapacity?: number }) {
+function model(o: { capacity: number; max: number; longCapacity?: number; pacedMax?: number }) {
   let clock = 0;
   const calls: Array<{ rate: number | undefined; durationMs: number }> = [];
   const measure: Measure = async (rate, durationMs, phase) => {
     calls.push({ rate, durationMs });
     clock += durationMs + 500;
-    const offered = Math.min(rate ?? o.max, o.max);
+    const offered = rate === undefined ? o.max : Math.min(rate, o.pacedMax ?? o.max);
     const cap = durationMs >= 10_000 && o.longCapacity !== undefined ? o.longCapacity : o.capacity;
     const received = Math.min(offered, cap);
     const sent = Math.round((offered * durationMs) / 1000);
@@ -94,6 +94,15 @@ describe('NDR/PDR search', () => {
       expect(g.converged).toBe(false);
       expect(g.lowerPps).toBe(0);
       expect(g.note).toMatch(/even at 1000 pps/);
+    }
+  });
+
+  it('claims a bound only for a rate that was offered: a generator that falls short counts at what it achieved', async () => {
+    const m = model({ capacity: 1_700_000, max: 2_000_000, pacedMax: 1_500_000 });
+    const r = await searchRates(cfg({ maxElapsedMs: 60_000 }), m.measure, m.now);
+    for (const g of r.goals) {
+      expect(g.lowerPps).toBeLessThanOrEqual(1_500_000);
+      expect(g.note).toMatch(/fell more than 1% short of its target in \d+ of \d+ trials/);
     }
   });
 
