@@ -1,0 +1,69 @@
+// The measuring receiver's loss and latency counters against a planted, known impairment on the
+// path A -> M (Linux bridge) -> B: the every-100th XDP drop program on M's port from A must show
+// as 1.00% loss (within 0.05%), and netem delay 2ms on M's port to B as a step of 2 ms in p50
+// (within 10%). Real AF_XDP on both ends, the stamped stream of xdplab's paced generator.
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { startWorker } from '../../benchmarks/engines/worker-client.js';
+import { streamCounts } from '../../benchmarks/engines/stream-counts.js';
+import { addImpairment, netemMissing, type ImpairmentOptions } from '../../benchmarks/lab/impairment.js';
+import { Lab } from '../../benchmarks/lab/lab.js';
+import { createForwardTopology, macOf, type ForwardTopology } from '../../benchmarks/lab/topology.js';
+import type { Latency, StreamCounts } from '../../benchmarks/contracts/report.js';
+import { suite } from '../helpers/requirements.js';
+
+const RATE = 50_000;
+const SECONDS = 4;
+
+async function stream(lab: Lab, f: ForwardTopology): Promise<{ counts: StreamCounts; latency: Latency }> {
+  const recv = startWorker(lab, { netns: f.b.netns!, ifname: f.b.ifname, engine: 'rxonly', mode: 'skb', measure: true, flows: 4, seconds: 60, warmupMs: 0, sampleMs: 0 });
+  await recv.ready;
+  const gen = startWorker(lab, {
+    netns: f.a.netns!, ifname: f.a.ifname, engine: 'txonly', mode: 'skb', stamp: true, rate: RATE, flows: 4, seconds: SECONDS, warmupMs: 0, sampleMs: 0,
+    srcMac: macOf(lab, f.a), dstMac: macOf(lab, f.b),
+  });
+  const g = await gen.done;
+  await new Promise((r) => setTimeout(r, 300));
+  recv.stop();
+  const r = await recv.done;
+  if (!g.ok) throw new Error(g.error.message);
+  if (!r.ok) throw new Error(r.error.message);
+  if (!g.stream || !('sentPerFlow' in g.stream) || !r.stream || !('receivedPerFlow' in r.stream) || !r.latency) throw new Error('no stream counts');
+  return { counts: streamCounts(g.stream.sentPerFlow, r.stream), latency: r.latency };
+}
+
+suite('loss and latency counters against a planted impairment', { root: true, tools: ['ip', 'tc', 'bridge'] }, () => {
+  let lab: Lab;
+  let f: ForwardTopology;
+  const impaired = (o: ImpairmentOptions) => addImpairment(lab, f, o);
+  beforeEach(() => { lab = new Lab('test'); f = createForwardTopology(lab); });
+  afterEach(() => { lab.close(); });
+
+  it('every 100th frame dropped on the way: 1.00% loss within 0.05%, nothing reordered, duplicated or foreign', async () => {
+    const imp = impaired({ drop: { every: 100 } });
+    const { counts } = await stream(lab, f);
+    const drops = imp.dropCounts()!;
+    imp.close();
+    expect(counts.sent).toBeGreaterThan(RATE * SECONDS * 0.9);
+    expect(counts.lost / counts.sent).toBeGreaterThan(0.0095);
+    expect(counts.lost / counts.sent).toBeLessThan(0.0105);
+    // What the program dropped is what the receiver missed (its counter also sees stray frames).
+    expect(Math.abs(drops.dropped - counts.lost)).toBeLessThanOrEqual(2);
+    expect(counts.reordered + counts.duplicated + counts.foreign).toBe(0);
+  }, 60_000);
+
+  it('netem delay 2ms on the way: p50 one-way latency rises by 2 ms within 10%', async (ctx) => {
+    const why = netemMissing();
+    if (why) ctx.skip(why);
+    const plain = impaired({});
+    const base = await stream(lab, f);
+    plain.close();
+    const slow = impaired({ delay: { ms: 2 } });
+    const delayed = await stream(lab, f);
+    slow.close();
+    const step = delayed.latency.p50Ns - base.latency.p50Ns;
+    expect(step).toBeGreaterThan(1.8e6);
+    expect(step).toBeLessThan(2.2e6);
+    expect(delayed.latency.minNs).toBeGreaterThan(2e6);
+    expect(base.counts.lost + delayed.counts.lost).toBe(0);
+  }, 60_000);
+});
