@@ -16,4 +16,5 @@ export { pinThisThread } from './sys/affinity.js';
 export { kvmBackend, probeKvm, LOOP_ITERATIONS, MAX_NS_PER_ITERATION, type KvmProbe } from './sys/kvm-probe.js';
 export { XskProgram, describeAttached, type XdpMode } from './xdp/xsk-program.js';
 export { XdpDropProgram } from './xdp/drop-program.js';
+export { XdpEveryNthDropProgram, everyNthDropInstructions, checkEvery, type EveryNthCounts } from './xdp/drop-nth-program.js';
 export { queryXdp, programName, probeLibxdp } from './xdp/libxdp.js';

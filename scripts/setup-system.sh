@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   iproute2 ethtool kmod cpio
   libxdp1 libxdp-dev libbpf1 libbpf-dev xdp-tools
-  iperf3 vde2
+  iperf3 vde2 iputils-ping
   dpdk dpdk-dev librte-net-af-xdp23
   busybox-static
   chromium

@@ -1,7 +1,8 @@
-// A Lab owns what it creates on the machine (namespaces, veth pairs, processes, XDP programs,
-// files) and removes it in reverse order on close, on error and on SIGINT/SIGTERM. It records
-// what it owns in a state file so that `xdplab doctor --cleanup` can remove what a crashed run
-// left. Every name carries the `xl-` prefix and the lab's id, so parallel labs never collide.
+// A Lab owns what it creates on the machine (namespaces, veth pairs, bridges, processes, XDP
+// programs, qdiscs, files) and removes it in reverse order on close, on error and on
+// SIGINT/SIGTERM. It records what it owns in a state file so that `xdplab doctor --cleanup` can
+// remove what a crashed run left. Every name carries the `xl-` prefix and the lab's id, so
+// parallel labs never collide.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -117,6 +118,43 @@ export class Lab {
   removeNetns(name: string): void {
     const i = this.resources.findIndex((r) => r.kind === 'netns' && r.name === name);
     if (i < 0) throw new LabError({ code: 'ENOTOWNED', message: `namespace ${name} is not this lab's` });
+    removeResources([this.resources[i]!]);
+    this.resources.splice(i, 1);
+    this.save();
+  }
+
+  /** Removes a link this lab created (a bridge, a veth pair) before the lab closes. */
+  removeLink(netns: string | undefined, name: string): void {
+    const i = this.resources.findIndex((r) => r.kind === 'link' && r.name === name && r.netns === netns);
+    if (i < 0) throw new LabError({ code: 'ENOTOWNED', message: `link ${name} is not this lab's` });
+    removeResources([this.resources[i]!]);
+    this.resources.splice(i, 1);
+    this.save();
+  }
+
+  /**
+   * A Linux bridge over `ports` (all in `netns`), up: the kernel forwards between them. Returns
+   * its name and the commands that made it (for a report's command lines).
+   */
+  addBridge(netns: string | undefined, suffix: string, ports: string[]): { name: string; commands: string[] } {
+    const name = this.name(suffix);
+    const steps = [['link', 'add', name, 'type', 'bridge'], ...ports.map((p) => ['link', 'set', p, 'master', name]), ['link', 'set', name, 'up']];
+    this.create({ kind: 'link', name, ...(netns ? { netns } : {}) }, () => run('ip', netns ? ['-n', netns, ...steps[0]!] : steps[0]!, `creating bridge ${name}`));
+    for (const s of steps.slice(1)) this.ip(netns, s);
+    return { name, commands: steps.map((s) => `ip ${netns ? `-n ${netns} ` : ''}${s.join(' ')}`) };
+  }
+
+  /** A netem root qdisc on an interface (`args`: delay 2ms limit 100000, ...). Returns the command. */
+  addNetem(netns: string | undefined, ifname: string, args: string[]): string {
+    const tc = [...(netns ? ['-n', netns] : []), 'qdisc', 'add', 'dev', ifname, 'root', 'netem', ...args];
+    this.create({ kind: 'qdisc', ifname, qdisc: 'netem', ...(netns ? { netns } : {}) }, () => run('tc', tc, `adding netem on ${ifname}`));
+    return `tc ${tc.join(' ')}`;
+  }
+
+  /** Removes a qdisc this lab added, before the lab closes. */
+  removeQdisc(netns: string | undefined, ifname: string): void {
+    const i = this.resources.findIndex((r) => r.kind === 'qdisc' && r.ifname === ifname && r.netns === netns);
+    if (i < 0) throw new LabError({ code: 'ENOTOWNED', message: `no qdisc of this lab's on ${ifname}` });
     removeResources([this.resources[i]!]);
     this.resources.splice(i, 1);
     this.save();

@@ -59,3 +59,13 @@ export function createForwardTopology(lab: Lab, generation = 0): ForwardTopology
   lab.disableOffloads(b, bi);
   return { a: { netns: a, ifname: ai }, ma: { netns: m, ifname: mai }, mb: { netns: m, ifname: mbi }, b: { netns: b, ifname: bi }, serverAddress: '198.18.0.2' };
 }
+
+export interface ForwardBridge { name: string; netns: string | undefined; commands: string[]; remove(): void }
+
+/** M forwards in the kernel: a Linux bridge over ma and mb, owned by the lab; remove() is idempotent. */
+export function addForwardBridge(lab: Lab, f: ForwardTopology): ForwardBridge {
+  const netns = f.ma.netns;
+  const { name, commands } = lab.addBridge(netns, 'br', [f.ma.ifname, f.mb.ifname]);
+  let removed = false;
+  return { name, netns, commands, remove: () => { if (!removed) { removed = true; lab.removeLink(netns, name); } } };
+}

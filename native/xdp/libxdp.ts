@@ -31,6 +31,9 @@ function bind() {
     progGetFdById: bpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
     objGetInfoByFd: bpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
     progLoad: bpf.func('int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'),
+    mapCreate: bpf.func('int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)'),
+    mapLookupElem: bpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
+    numPossibleCpus: bpf.func('int libbpf_num_possible_cpus(void)'),
   };
 }
 
