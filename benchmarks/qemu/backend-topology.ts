@@ -19,6 +19,8 @@ export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: str
 export interface VmSpec {
   name: string;
   nic: NicConfig;
+  /** Further NICs after `nic` (eth1, eth2, ... in the guest), e.g. the PVP forwarder's second port. */
+  extraNics?: NicConfig[];
   /** Netdevs besides the NIC's (hubport's user side), in command-line order. */
   extraNetdevs: string[];
   netns?: string;
@@ -66,25 +68,25 @@ function nic(env: TopologyEnv, netdev: Netdev, ip: string): NicConfig {
 }
 
 /** Runs `ip` through the lab and records the command. */
-function ipCmd(env: TopologyEnv, cmds: string[], netns: string | undefined, args: string[]): void {
+function ipCmd(env: Pick<TopologyEnv, 'lab'>, cmds: string[], netns: string | undefined, args: string[]): void {
   env.lab.ip(netns, args);
   cmds.push(`ip ${netns ? `-n ${netns} ` : ''}${args.join(' ')}`);
 }
 
-function namespace(env: TopologyEnv, cmds: string[], suffix: string): string {
+function namespace(env: Pick<TopologyEnv, 'lab'>, cmds: string[], suffix: string): string {
   const ns = env.lab.addNetns(suffix);
   cmds.push(`ip netns add ${ns}`, `ip -n ${ns} link set lo up`);
   return ns;
 }
 
 /** A persistent tap in the namespace (QEMU attaches to it with ifname=, script=no). */
-function tapIn(env: TopologyEnv, cmds: string[], ns: string, suffix: string): string {
+function tapIn(env: Pick<TopologyEnv, 'lab'>, cmds: string[], ns: string, suffix: string): string {
   const tap = env.lab.name(suffix);
   ipCmd(env, cmds, ns, ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
   return tap;
 }
 
-const vmName = (env: TopologyEnv, role: string) => `${env.namePrefix}-${role}`;
+const vmName = (env: Pick<TopologyEnv, 'namePrefix'>, role: string) => `${env.namePrefix}-${role}`;
 
 /** host<->guest over a tap in a lab namespace; the host end (or a bridge) has the address. */
 function tapTopology(env: TopologyEnv, backend: VmBackendName, cmds: string[], o: { bridge: boolean; vhost: boolean }): Topology {
@@ -257,4 +259,158 @@ export async function waitFor(ok: () => boolean, timeoutMs: number, message: str
     if (Date.now() > deadline) throw new LabError({ code: 'ETIMEDOUT', message });
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// ---- PVP: one VM with two NICs on the backend under test, forwarding between them --------------
+//
+//   generator -> host end G -> backend -> guest eth0 -> forwarder (guest/forwarder.ts) -> guest eth1
+//             -> backend -> host end R -> receiver
+//
+// G and R are network interfaces on the host side where xdplab's AF_XDP ports sit: only backends
+// whose NIC has such a host end can be the path. Everything is built in lab namespaces; the lab
+// removes them (with the taps, bridges and veths inside) when the path is taken down, or on close,
+// SIGINT and crash recovery.
+
+/** A host end of the path: where an AF_XDP port opens (its namespace, its interface). */
+export interface HostEnd { netns?: string; ifname: string }
+
+export interface PvpTopology {
+  backend: PvpBackend;
+  /** The forwarding VM: `nic` is eth0 (from G), extraNics[0] is eth1 (to R). No addresses. */
+  vm: VmSpec;
+  /** Where the generator sends, and where the receiver counts. */
+  gen: HostEnd;
+  recv: HostEnd;
+  /** Namespaces built for the path, in creation order (removing them removes every link in them). */
+  namespaces: string[];
+  /** The commands that built it, as typed by hand, for the report. */
+  setupCommands: string[];
+}
+
+export type PvpEnv = Pick<TopologyEnv, 'lab' | 'nicModel' | 'namePrefix'>;
+
+/** Backends with a host end for both NICs: the PVP path runs over these. */
+export const PVP_BACKENDS = ['tap', 'tap-vhost', 'tap-bridge', 'af-xdp'] as const satisfies readonly VmBackendName[];
+export type PvpBackend = (typeof PVP_BACKENDS)[number];
+
+const SOCKET_PEER = 'the NIC\'s frames go over a socket to another QEMU, with no network interface on the host for an AF_XDP port to open';
+
+/** Why each other backend cannot be a PVP path (here). */
+export const PVP_NOT_AVAILABLE: Record<Exclude<VmBackendName, PvpBackend>, string> = {
+  user: 'slirp ends the guest\'s Ethernet inside QEMU (its own TCP/IP stack): there is no host interface for the generator or the receiver, only sockets',
+  hubport: 'a QEMU hub joins netdevs inside QEMU; in xdplab\'s wiring its other port is slirp (user), which has no host interface',
+  socket: SOCKET_PEER,
+  'stream-unix': SOCKET_PEER,
+  'stream-inet': SOCKET_PEER,
+  'dgram-unix': SOCKET_PEER,
+  'dgram-inet': SOCKET_PEER,
+  l2tpv3: `L2TPv3 encapsulates the frames in UDP between QEMUs: ${SOCKET_PEER}`,
+  vde: 'the frames stay in a vde_switch (userspace); a host end would need vde_plug2tap, which xdplab does not wire',
+  bridge: '-netdev bridge runs qemu-bridge-helper, which needs an ACL for the lab\'s bridges in /etc/qemu/bridge.conf; tap-bridge is the same path with the lab creating the tap (use it)',
+  'vhost-user': 'the host end is a userspace switch (dpdk-testpmd\'s vhost PMD) that xdplab does not run for PVP yet; xdplab\'s AF_XDP ports need a kernel interface',
+  'vhost-vdpa': 'needs a vDPA device (/dev/vhost-vdpa-N); xdplab has no wiring for it',
+  netmap: 'needs a netmap VALE switch (QEMU built with netmap); xdplab has no wiring for it',
+};
+
+export function isPvpBackend(b: string): b is PvpBackend {
+  return (PVP_BACKENDS as readonly string[]).includes(b);
+}
+
+/** undefined when `backend` can be a PVP path, else "not available: <why>". */
+export function pvpUnavailable(backend: VmBackendName): string | undefined {
+  return isPvpBackend(backend) ? undefined : `not available: ${PVP_NOT_AVAILABLE[backend]}`;
+}
+
+let pvpSeq = 0;
+
+/**
+ * Creates the host side of a PVP path in the lab and returns it. Throws a LabError saying
+ * "not available: ..." for a backend without host ends. On failure it removes what it created.
+ */
+export function buildPvpTopology(backend: VmBackendName, env: PvpEnv): PvpTopology {
+  const why = pvpUnavailable(backend);
+  if (why || !isPvpBackend(backend)) throw new LabError({ code: 'ENOTAVAILABLE', field: 'backend', message: `PVP over ${backend}: ${why ?? 'not available'}`, hint: `PVP runs over ${PVP_BACKENDS.join(', ')}` });
+  const n = String(pvpSeq++ % 100);
+  const cmds: string[] = [];
+  const namespaces: string[] = [];
+  const ns = (suffix: string) => {
+    const name = namespace(env, cmds, `${suffix}${n}`);
+    namespaces.push(name);
+    // No IPv6: the host ends' neighbour discovery and MLD frames would go through the guest
+    // and be counted with the generator's.
+    env.lab.exec(name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    cmds.push(`ip netns exec ${name} sysctl -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1`);
+    return name;
+  };
+  const e = env;
+  const offloadsOff = (netns: string, ifname: string) => {
+    env.lab.disableOffloads(netns, ifname);
+    cmds.push(`ip netns exec ${netns} ethtool -K ${ifname} tx off rx off tso off gso off gro off`);
+  };
+  try {
+    const vmNs = ns('pv');
+    const netdevs: Netdev[] = [];
+    const ends: HostEnd[] = [];
+    if (backend === 'af-xdp') {
+      // QEMU's af-xdp netdevs on one end of each veth pair (namespace pv), the AF_XDP ports of
+      // xdplab on the other ends (namespace pp): one socket per veth end, as AF_XDP allows.
+      const peerNs = ns('pp');
+      ['g', 'r'].forEach((side, i) => {
+        const [xdpIf, peerIf] = env.lab.addVethPair({ netns: vmNs, suffix: `x${side}${n}` }, { netns: peerNs, suffix: `p${side}${n}` });
+        cmds.push(`ip link add ${xdpIf} netns ${vmNs} type veth peer name ${peerIf} netns ${peerNs}`);
+        offloadsOff(vmNs, xdpIf);
+        offloadsOff(peerNs, peerIf);
+        netdevs.push({ ...afXdpNetdev(xdpIf), id: `n${i}` });
+        ends.push({ netns: peerNs, ifname: peerIf });
+      });
+    } else if (backend === 'tap-bridge') {
+      // Each tap on a bridge of its own with one end of a veth pair; the AF_XDP ports sit on the
+      // veth's other ends (namespace pp), where native mode works (veth has native XDP).
+      const peerNs = ns('pp');
+      ['g', 'r'].forEach((side, i) => {
+        const tap = tapIn(e, cmds, vmNs, `t${side}${n}`);
+        const br = env.lab.name(`b${side}${n}`);
+        const [q, p] = env.lab.addVethPair({ netns: vmNs, suffix: `q${side}${n}` }, { netns: peerNs, suffix: `p${side}${n}` });
+        cmds.push(`ip link add ${q} netns ${vmNs} type veth peer name ${p} netns ${peerNs}`);
+        offloadsOff(vmNs, q);
+        offloadsOff(peerNs, p);
+        ipCmd(e, cmds, vmNs, ['link', 'add', br, 'type', 'bridge']);
+        for (const ifname of [tap, q]) ipCmd(e, cmds, vmNs, ['link', 'set', ifname, 'master', br]);
+        ipCmd(e, cmds, vmNs, ['link', 'set', tap, 'up']);
+        ipCmd(e, cmds, vmNs, ['link', 'set', br, 'up']);
+        netdevs.push(pvpTapNetdev(`n${i}`, tap, false));
+        ends.push({ netns: peerNs, ifname: p });
+      });
+    } else {
+      // tap, tap-vhost: the AF_XDP ports open the taps themselves (generic XDP, skb mode: a
+      // tap's native XDP runs only on frames QEMU writes, and AF_XDP's native tx needs driver
+      // support tun lacks).
+      ['g', 'r'].forEach((side, i) => {
+        const tap = tapIn(e, cmds, vmNs, `t${side}${n}`);
+        ipCmd(e, cmds, vmNs, ['link', 'set', tap, 'up']);
+        netdevs.push(pvpTapNetdev(`n${i}`, tap, backend === 'tap-vhost'));
+        ends.push({ netns: vmNs, ifname: tap });
+      });
+    }
+    const [g, r] = netdevs as [Netdev, Netdev];
+    return {
+      backend,
+      vm: {
+        name: vmName(e, 'pvp'), netns: vmNs, extraNetdevs: [],
+        nic: { netdev: nd(g), model: env.nicModel },
+        extraNics: [{ netdev: nd(r), model: env.nicModel }],
+        // No IPv6 in the guest: its router solicitations and MLD reports would go out of both NICs.
+        kernelArgs: ['ipv6.disable=1'],
+      },
+      gen: ends[0]!, recv: ends[1]!, namespaces, setupCommands: cmds,
+    };
+  } catch (err) {
+    for (const name of [...namespaces].reverse()) { try { env.lab.removeNetns(name); } catch { /* the lab's close removes it */ } }
+    throw err;
+  }
+}
+
+/** A tap the lab created; vnet_hdr off: nothing to offload between a guest and AF_XDP. */
+function pvpTapNetdev(id: string, ifname: string, vhost: boolean): Netdev {
+  return { type: 'tap', id, ifname, script: 'no', downscript: 'no', vnet_hdr: false, ...(vhost ? { vhost: true } : {}) };
 }

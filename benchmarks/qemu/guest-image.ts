@@ -12,8 +12,8 @@
 // QEMU loads 12 MiB as fast; written by guest/cpio.ts so that it holds /dev/console without root
 // and is reproducible): busybox-static (sh, ip, insmod, modprobe, init, ...), the modules
 // below with their dependencies from modules.dep (BOOT_MODULES insmod'ed by /init in dependency
-// order; e1000 and 9p modprobe'd by /init when the VM has such a device; pktgen on demand),
-// iperf3, ethtool when the host has it, and every library ldd lists for them plus the loader.
+// order; e1000 and 9p modprobe'd by /init when the VM has such a device; pktgen and bridge on
+// demand), iperf3, ethtool when the host has it, and every library ldd lists for them plus the loader.
 //
 // Guest agent: our own busybox sh script on a virtio-serial port (guest/agent.ts), not
 // qemu-guest-agent. qemu-ga's guest-exec would need glib, libpcre2, libffi and friends in the
@@ -50,9 +50,11 @@ export const GUEST_BUILDER_VERSION = 4;
 export const BOOT_MODULES = ['virtio_pci', 'virtio_net', 'virtio_console'] as const;
 /**
  * In the image, loaded with modprobe: e1000 and 9p by /init when the VM has such a device,
- * pktgen by whoever wants it (`modprobe pktgen` in the guest).
+ * pktgen by whoever wants it (`modprobe pktgen` in the guest), bridge (with stp and llc, from
+ * modules.dep) by the PVP forwarder (guest/forwarder.ts). On demand, not at boot: a guest that
+ * does not forward pays nothing for them.
  */
-export const ON_DEMAND_MODULES = ['e1000', '9pnet_virtio', '9p', 'pktgen'] as const;
+export const ON_DEMAND_MODULES = ['e1000', '9pnet_virtio', '9p', 'pktgen', 'bridge'] as const;
 /** Without these (as modules or built in), a kernel cannot run the lab's guest. */
 export const REQUIRED_MODULES = ['virtio_pci', 'virtio_net', 'virtio_console'] as const;
 
