@@ -17,6 +17,12 @@ export const VmRowsSchema = z.object({
   /** Backend names or aliases (stream, dgram, all); expanded and checked by the VM row kinds. */
   backends: z.array(z.string().min(1).max(32)).min(1).meta(meta('--backends', 'QEMU network backends (xdplab vm bench --help lists them)')),
   tests: z.array(z.enum(VM_TESTS)).min(1).default(['iperf3']).meta(meta('--tests', `VM tests: ${VM_TESTS.join(',')}`)),
+  /**
+   * PVP rows: a VM with two NICs on the backend forwards between them (the guest's kernel
+   * bridge); xdplab's generator sends into one host end and its receiver measures at the other.
+   * With --search: NDR/PDR through the VM.
+   */
+  pvp: z.boolean().default(false).meta(meta('--pvp', 'PVP rows: the guest forwards between two NICs of the backend (with --search: NDR/PDR through the VM)')),
   nicModel: z.enum(NIC_MODELS).default('virtio-net-pci').meta(meta('--nic', `the guest's NIC: ${NIC_MODELS.join(' | ')}`)),
   /** The QEMU binary; unset: $XDPLAB_QEMU, else qemu-system-x86_64 on PATH. */
   qemu: z.string().min(1).max(4096).optional().meta(meta('--qemu', 'the QEMU binary')),

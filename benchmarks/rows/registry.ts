@@ -11,6 +11,7 @@ import { latencyForwardRows, latencyRows, searchForwardRows, searchRows } from '
 import { testpmdRows } from './testpmd.js';
 import { vmIperf3Rows } from './vm-iperf3.js';
 import { vmPacketRows } from './vm-packet.js';
+import { vmPvpRows } from './vm-pvp.js';
 import { vmSearchRows } from './vm-search.js';
 
 export const ROW_KINDS: readonly RowKind[] = [
@@ -27,6 +28,7 @@ export const ROW_KINDS: readonly RowKind[] = [
   vmIperf3Rows,
   vmPacketRows,
   vmSearchRows,
+  vmPvpRows,
 ];
 
 const byOrder = (a: PlannedRow, b: PlannedRow): number => {

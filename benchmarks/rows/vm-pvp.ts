@@ -1,0 +1,87 @@
+// PVP rows (--pvp): generator -> backend -> the guest forwards (its kernel bridge) -> backend ->
+// receiver, both ends xdplab's AF_XDP ports on the host ends of the VM's two NICs
+// (vmbench/pvp.ts). Without --search a trial offers as much as the generator can for the
+// measured window and reports what came through, the loss and the latency; with --search it
+// finds the NDR/PDR through the VM. Backends without host ends are shown unavailable with why.
+// Under TCG the guest bounds the rate: the method is the one a KVM host would run.
+import type { Scenario } from '../contracts/scenario.js';
+import { LabError } from '../contracts/errors.js';
+import { expandBackends } from '../qemu/backends.js';
+import { resolveQemuBinary } from '../qemu/capabilities.js';
+import { searchRates } from '../search/rate-search.js';
+import { backendProblem, capabilitiesFor, hostFacts } from '../vmbench/prerequisites.js';
+import { pvpUnavailable, withPvpPath } from '../vmbench/pvp.js';
+import { bitsOf, rateTrial, type RatePath } from './rate-trial.js';
+import { defineRowKind, type PlanContext, type RowSpec } from './row-kind.js';
+import { searchGoals } from './search.js';
+import { qemuTools, vmTrialContext, type VmParams } from './vm-cells.js';
+
+async function pvpCells(s: Scenario, ctx: PlanContext): Promise<Array<{ spec: RowSpec; params: VmParams }>> {
+  const vm = s.vm;
+  if (!vm?.pvp) return [];
+  const backends = expandBackends(vm.backends);
+  const binary = resolveQemuBinary(vm.qemu);
+  const caps = await capabilitiesFor(binary.path);
+  Object.assign(ctx.tools, qemuTools(caps));
+  const host = hostFacts();
+  return backends.map((backend, bi) => {
+    const problem = pvpUnavailable(backend) ?? backendProblem(backend, caps, host)?.message;
+    return {
+      spec: {
+        id: `${backend}/pvp${s.search.length ? '-search' : ''}`, test: 'pvp', tool: 'xdplab', mode: 'skb', backend, frameBytes: 64,
+        liveSource: 'xdplab-rxonly: the measuring receiver on the second host end', order: [2, bi, 9], ...(problem ? { unavailable: problem } : {}),
+      },
+      params: { backend, test: 'txonly', qemu: binary.path },
+    };
+  });
+}
+
+export const vmPvpRows = defineRowKind<VmParams>({
+  kind: 'vm-pvp',
+  needs: 'trial-lab',
+  viaHelper: 'VM rows start QEMU and create taps and namespaces',
+  plan: pvpCells,
+  run: async (ctx, p) => {
+    const s = ctx.scenario;
+    const v = await vmTrialContext(ctx, p);
+    return withPvpPath(ctx.lab, { backend: p.backend, image: v.image, qemu: v.qemuBinary, nicModel: v.nicModel, ...(v.progress ? { progress: v.progress } : {}), ...(v.onQmp ? { onQmp: v.onQmp } : {}) }, async (pvp) => {
+      ctx.vms?.onVms([{ name: pvp.vm.name, vm: pvp.vm, qmp: pvp.qmp } as never]);
+      ctx.noteTool('pvp-forwarder', pvp.forwarder);
+      // Generic XDP on both host ends: taps (and the veths of af-xdp) take skb mode everywhere.
+      const path: RatePath = { gen: pvp.gen, macs: { src: pvp.gen.mac, dst: pvp.recv.mac }, receiver: { at: pvp.recv }, mode: 'skb' };
+      const lines = [...pvp.commandLines];
+      try {
+        if (!s.search.length) {
+          ctx.phase('measure');
+          const r = await rateTrial(ctx, path, { targetPps: undefined, durationMs: s.durationMs, mix: 64, flows: s.flows, phase: 'max' });
+          lines.push(...r.commandLines);
+          if (!r.trial.received) throw new LabError({ code: 'ENOTRAFFIC', message: `nothing came through the guest's ${pvp.forwarder}`, hint: 'see the VM\'s console in the log' });
+          const L = r.latency;
+          return {
+            commandLines: lines,
+            metrics: {
+              packetsPerSecond: r.trial.receivedPps, bitsPerSecond: bitsOf(r.trial.receivedPps, 64), offeredPacketsPerSecond: r.trial.offeredPps, lossRatio: r.trial.lossRatio,
+              bootMs: pvp.bootMs, ...(L ? { latencyP50Ns: L.p50Ns, latencyP99Ns: L.p99Ns, latencyMaxNs: L.maxNs } : {}),
+            },
+            ...(L ? { latency: L } : {}), ...(r.stream ? { stream: r.stream } : {}),
+          };
+        }
+        const search = await searchRates({
+          goals: searchGoals(s), precision: s.precision / 100, shortMs: s.searchTrialMs, finalMs: s.durationMs, maxElapsedMs: s.searchMaxMs,
+          minPps: Math.max(100, 10_000 / s.searchTrialMs),
+        }, async (targetPps, durationMs, phase) => {
+          if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
+          const r = await rateTrial(ctx, path, { targetPps, durationMs, mix: 64, flows: s.flows, phase });
+          if (lines.length === pvp.commandLines.length) lines.push(...r.commandLines);
+          ctx.phase('measure', `${phase} ${(r.trial.offeredPps / 1e3).toFixed(1)} kpps: loss ${(r.trial.lossRatio * 100).toFixed(3)}%`);
+          return r.trial;
+        });
+        const metrics: Record<string, number> = { maxOfferedPacketsPerSecond: search.maxPps, searchTrials: search.trials.length, searchSeconds: search.elapsedMs / 1000, bootMs: pvp.bootMs };
+        for (const g of search.goals) { metrics[`${g.name}PacketsPerSecond`] = g.lowerPps; metrics[`${g.name}BitsPerSecond`] = bitsOf(g.lowerPps, 64); }
+        return { metrics, commandLines: lines, search };
+      } finally {
+        ctx.vms?.onVms([]);
+      }
+    });
+  },
+});
