@@ -91,6 +91,22 @@ describe('ReportView: rate searches, latency and sweeps', () => {
     expect(sweep!.config.data.datasets[0]!.data).toEqual([2, 0.8, 1.5]);
   });
 
+  it('exports the search trials as CSV (a button only for reports with searches)', async () => {
+    const asked: unknown[] = [];
+    const exporting: LabApi = {
+      call: ((command: string, args: unknown) => { asked.push([command, args]); return Promise.resolve({ fileName: 'xdplab-v3-search-trials.csv', mediaType: 'text/csv; charset=utf-8', content: 'row,test\n' }); }) as LabApi['call'],
+      on: () => () => {},
+    };
+    URL.createObjectURL ??= () => 'blob:x';
+    component = mount(ReportView, { target, props: { report: searchReport('v3'), api: exporting } });
+    flushSync();
+    const button = [...target.querySelectorAll('button')].find((b) => b.textContent === 'Export search trials (CSV)')!;
+    button.click();
+    for (let i = 0; i < 3; i++) { await new Promise((r) => setTimeout(r, 0)); flushSync(); }
+    expect(asked).toEqual([['exportReport', { runId: 'v3', format: 'search-trials-csv' }]]);
+    expect(target.querySelector('[data-testid="download-link"]')?.textContent).toBe('Save xdplab-v3-search-trials.csv');
+  });
+
   it('a v1 report: the charts and tables it had, none of the new ones', () => {
     show({ ...sampleReport('v1', () => 1e6), schemaVersion: 1 });
     expect(charts.map((c) => c.config.options.plugins.title.text)).toEqual([
@@ -98,5 +114,6 @@ describe('ReportView: rate searches, latency and sweeps', () => {
     ]);
     expect(target.querySelector('[data-testid="report-searches"], [data-testid="report-latency"], [data-testid="chart-sweep"]')).toBeNull();
     expect(cells('report-rows').length).toBe(3);
+    expect([...target.querySelectorAll('button')].map((b) => b.textContent)).not.toContain('Export search trials (CSV)');
   });
 });
