@@ -111,7 +111,7 @@ views.latency.forEach((g, i) => {
   el.dataset.curves = String(g.curves.length);
   new Chart(el, { type: 'line', data: { datasets: g.curves.map((c, k) => ({ label: c.label, data: c.points, borderColor: palette[k % palette.length], backgroundColor: palette[k % palette.length], pointRadius: 0, borderWidth: 2, fill: false })) },
     options: { animation: false, parsing: false,
-      scales: { x: { type: 'linear', min: 0, title: { display: true, text: 'percentile' }, ticks: { stepSize: 1, callback: v => Number.isInteger(v) ? ninesText(v) : '' } }, y: { beginAtZero: true, title: { display: true, text: 'latency µs' } } },
+      scales: { x: { type: 'linear', min: 0, max: g.xMax, title: { display: true, text: 'percentile' }, ticks: { stepSize: 1, callback: v => Number.isInteger(v) ? ninesText(v) : '' } }, y: { beginAtZero: true, title: { display: true, text: 'latency µs' } } },
       plugins: { title: { display: true, text: g.title } } } });
 });
 views.sweeps.forEach((w, i) => {

@@ -207,7 +207,13 @@ function latencyLabel(r: Row): string {
   return r.load.fraction === 0 ? 'idle' : `${Math.round(r.load.fraction * 100)}% of ${r.load.goal.toUpperCase()}`;
 }
 
-export interface LatencyGroup { key: string; title: string; curves: LatencyView[] }
+export interface LatencyGroup {
+  key: string;
+  title: string;
+  curves: LatencyView[];
+  /** The x axis ends at the deepest percentile measured (no empty nines on the right). */
+  xMax: number;
+}
 
 /** One chart per searched row (its idle and loaded latency rows overlaid, lightest load first); other latency rows on one more. */
 export function latencyGroups(views: LatencyView[], rows: Rows): LatencyGroup[] {
@@ -218,10 +224,11 @@ export function latencyGroups(views: LatencyView[], rows: Rows): LatencyGroup[] 
     let g = groups.get(key);
     if (!g) {
       const of = v.ofRow ? byId.get(v.ofRow) : undefined;
-      g = { key, title: v.ofRow ? `Latency at fractions of ${v.goal?.toUpperCase() ?? 'the goal'} of ${of ? rowText(of) : v.ofRow}` : 'Latency', curves: [] };
+      g = { key, title: v.ofRow ? `Latency at fractions of ${v.goal?.toUpperCase() ?? 'the goal'} of ${of ? rowText(of) : v.ofRow}` : 'Latency', curves: [], xMax: 1 };
       groups.set(key, g);
     }
     g.curves.push(v);
+    g.xMax = Math.max(g.xMax, ...v.points.map((p) => p.x));
   }
   for (const g of groups.values()) g.curves.sort((a, b) => (a.fraction ?? 0) - (b.fraction ?? 0));
   return [...groups.values()];

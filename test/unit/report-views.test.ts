@@ -63,6 +63,7 @@ describe('report views', () => {
     const groups = latencyGroups(views, report.rows);
     expect(groups.length).toBe(1);
     expect(groups[0]!.title).toBe('Latency at fractions of PDR of rxonly native 64B [xdplab]');
+    expect(groups[0]!.xMax).toBeCloseTo(Math.log10(20_000), 2);
   });
 
   it('a histogram that cannot be read falls back to the summary percentiles', () => {
