@@ -164,7 +164,7 @@ export interface LatencyView {
   summary: { count: number; minUs: number; p50Us: number; p90Us: number; p99Us: number; p999Us: number; maxUs: number; meanUs: number };
 }
 
-/** Half-decade steps of nines up to what the count can say (1/(1-p) <= count), then the maximum. */
+/** Steps of a tenth of a nine up to what the count can say (1/(1-p) <= count), then the maximum. */
 function curveFromHistogram(l: Latency): { x: number; y: number }[] {
   const h = decodeFromCompressedBase64(l.histogram);
   try {
