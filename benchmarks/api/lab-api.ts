@@ -53,7 +53,8 @@ export const Commands = {
     }),
   },
   exportReport: {
-    args: z.object({ runId: Id, format: z.enum(['html', 'csv', 'json']) }).strict(),
+    /** search-trials-csv: one line per constant-rate trial of the run's rate searches (header only without any). */
+    args: z.object({ runId: Id, format: z.enum(['html', 'csv', 'json', 'search-trials-csv']) }).strict(),
     result: z.object({ fileName: z.string(), mediaType: z.string(), content: z.string() }),
   },
   listVms: {

@@ -17,8 +17,9 @@ Commands:
                 Run testpmd-style engines and iperf3 through the AF_XDP datapath; write a report
   run FILE [--plan] [--json] [--out DIR] [--quick]
                 Run a scenario file (benchmarks/scenarios/*.json); --plan: only say what it would do
-  report compare A B | report rerun A
-                Compare two reports (deltas, beyond the noise or not); run a report's scenario again
+  report show A | report compare A B | report rerun A
+                Show a report (rows, NDR/PDR, latency, frame-size sweeps); compare two reports
+                (deltas, beyond the noise or not); run a report's scenario again
   vm image [--rebuild] [--json]
                 Build or show the guest image the lab's VMs boot
   vm bench [--backends LIST] [--tests LIST] [--quick] ...

@@ -1,11 +1,15 @@
 // report.html: one self-contained file (Chart.js, its two plugins and the data inlined) that opens
 // offline from disk: tables of every row with its spread and of the markers, charts of medians
 // with min-max whiskers (chartjs-chart-error-bars), of the samples, and of each row's first trial
-// over time with the markers as vertical lines (chartjs-plugin-annotation).
+// over time with the markers as vertical lines (chartjs-plugin-annotation). Schema 3's rate
+// searches, latency and frame-size sweeps are shaped in Node by views.ts (the app's report view
+// uses the same module) and inlined as their own JSON: the page only draws them, and needs no
+// HDR histogram decoder of its own.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Report } from '../contracts/report.js';
+import { goalAnnotations, reportViews, type ReportViews } from './views.js';
 
 const require = createRequire(import.meta.url);
 
@@ -89,6 +93,35 @@ if (tc) {
     scales: { x: { type: 'linear', min: 0, title: { display: true, text: "seconds since the trial's measured window began" } }, y: { beginAtZero: true, position: 'left', title: { display: true, text: 'Gbps (solid)' } }, y1: { beginAtZero: true, position: 'right', title: { display: true, text: 'Mpps (dashed)' }, grid: { drawOnChartArea: false } } },
     plugins: { title: { display: true, text: "Each row's first trial over time, with its markers" }, annotation: { annotations } } } });
 }
+// Schema 3: the views shaped in Node (views.ts), drawn as they are.
+const views = JSON.parse(document.getElementById('report-views').textContent);
+const PHASES = { max: ['maximum-rate probe', '#64748b', 'triangle'], search: ['search trial', '#2563eb', 'circle'], final: ['final check', '#111827', 'rectRot'] };
+views.searches.forEach((v, i) => {
+  const el = document.getElementById('chart-search-' + i);
+  const sets = Object.entries(PHASES).map(([phase, [name, c, style]]) => ({ label: name, data: v.points.filter(p => p.phase === phase), showLine: false, pointStyle: style, pointRadius: 5, borderColor: c, backgroundColor: c }))
+    .filter(d => d.data.length);
+  el.dataset.goals = String(v.goals.length);
+  new Chart(el, { type: 'line', data: { datasets: sets }, options: { animation: false, parsing: false,
+    scales: { x: { type: 'linear', min: 0, title: { display: true, text: 'offered Mpps' } }, y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'loss %' } } },
+    plugins: { title: { display: true, text: 'Loss per offered load: ' + v.label }, annotation: { annotations: v.annotations } } } });
+});
+const ninesText = x => x <= 0 ? '0%' : Number((100 * (1 - 10 ** -x)).toFixed(Math.max(0, Math.ceil(x) - 2))) + '%';
+views.latency.forEach((g, i) => {
+  const el = document.getElementById('chart-latency-' + i);
+  el.dataset.curves = String(g.curves.length);
+  new Chart(el, { type: 'line', data: { datasets: g.curves.map((c, k) => ({ label: c.label, data: c.points, borderColor: palette[k % palette.length], backgroundColor: palette[k % palette.length], pointRadius: 0, borderWidth: 2, fill: false })) },
+    options: { animation: false, parsing: false,
+      scales: { x: { type: 'linear', min: 0, max: g.xMax, title: { display: true, text: 'percentile' }, ticks: { stepSize: 1, callback: v => Number.isInteger(v) ? ninesText(v) : '' } }, y: { beginAtZero: true, title: { display: true, text: 'latency µs' } } },
+      plugins: { title: { display: true, text: g.title } } } });
+});
+views.sweeps.forEach((w, i) => {
+  const el = document.getElementById('chart-sweep-' + i);
+  new Chart(el, { type: 'bar', data: { labels: w.sizes, datasets: [
+      { label: w.measure + ' Mpps', data: w.mpps, yAxisID: 'y', backgroundColor: palette[0] + 'b0', borderColor: palette[0] },
+      { label: w.measure + ' Gbps', data: w.gbps, yAxisID: 'y1', backgroundColor: palette[2] + 'b0', borderColor: palette[2] } ] },
+    options: { animation: false, scales: { y: { beginAtZero: true, position: 'left', title: { display: true, text: 'Mpps' } }, y1: { beginAtZero: true, position: 'right', title: { display: true, text: 'Gbps' }, grid: { drawOnChartArea: false } } },
+      plugins: { title: { display: true, text: 'Per frame size: ' + w.label + ' (' + w.measure + ')' } } } });
+});
 document.body.dataset.rendered = 'true';
 `;
 
@@ -96,14 +129,45 @@ function fmt(v: number | undefined, scale: number, digits = 3): string {
   return v === undefined || Number.isNaN(v) ? '' : (v / scale).toFixed(digits);
 }
 
+const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(3));
+const us = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+/** The searches' results table, their loss charts with notes, latency charts and table, sweeps. */
+function viewsHtml(v: ReportViews): string {
+  const parts: string[] = [];
+  if (v.searches.length) {
+    const rows = v.searches.flatMap((s) => s.goals.map((g, k) => `<tr class="${g.converged ? '' : 'unconverged'}">${k === 0 ? `<th rowspan="${s.goals.length}">${esc(s.label)}<br><small><code>${esc(s.row)}</code></small></th>` : ''}<td>${esc(g.name.toUpperCase())}</td><td>${esc(g.tolerancePct)}%</td><td>${f3(g.mpps)}</td><td>${f3(g.gbps)}</td><td>${f3(g.lowerMpps)}–${f3(g.upperMpps)}</td><td>${g.converged ? 'yes' : `<b>no</b>${g.note ? `: ${esc(g.note)}` : ''}`}</td>${k === 0 ? `<td rowspan="${s.goals.length}">${s.points.length} (${(s.elapsedMs / 1000).toFixed(0)} s)${s.generatorBound ? '<br><b>generator-bound</b>' : ''}</td>` : ''}</tr>`));
+    parts.push(`<h2>Rate searches</h2>
+<table id="searches"><thead><tr><th>row</th><th>goal</th><th>loss tolerance</th><th>Mpps</th><th>Gbps</th><th>bounds (Mpps)</th><th>converged</th><th>trials (time)</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>
+<div class="charts">${v.searches.map((s, i) => `<div><canvas id="chart-search-${i}" class="chart-search"></canvas>${s.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}${s.trials > 1 ? `<p><small>trial ${s.trial + 1} of ${s.trials} shown</small></p>` : ''}</div>`).join('\n')}</div>`);
+  }
+  if (v.latency.length) {
+    const curves = v.latency.flatMap((g) => g.curves);
+    parts.push(`<h2>Latency</h2>
+<div class="charts">${v.latency.map((_, i) => `<div class="wide"><canvas id="chart-latency-${i}" class="chart-latency"></canvas></div>`).join('\n')}</div>
+<table id="latency"><thead><tr><th>row</th><th>load</th><th>frames</th><th>min µs</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th></tr></thead><tbody>
+${curves.map((c) => { const s = c.summary; return `<tr><td><code>${esc(c.row)}</code></td><td>${esc(c.label)}</td><td>${s.count}</td>${[s.minUs, s.p50Us, s.p90Us, s.p99Us, s.p999Us, s.maxUs].map((x) => `<td>${us(x)}</td>`).join('')}</tr>`; }).join('\n')}
+</tbody></table>`);
+  }
+  if (v.sweeps.length) {
+    parts.push(`<h2>Frame-size sweeps</h2>
+<div class="charts">${v.sweeps.map((_, i) => `<div><canvas id="chart-sweep-${i}" class="chart-sweep"></canvas></div>`).join('\n')}</div>`);
+  }
+  return parts.join('\n');
+}
+
 export function reportHtml(report: Report): string {
   const env = report.environment;
+  const views = reportViews(report);
+  const drawnViews = { ...views, searches: views.searches.map((s) => ({ ...s, annotations: goalAnnotations(s) })) };
   const rowsHtml = report.rows.map((r) => {
     const pps = r.stats.packetsPerSecond;
     const bps = r.stats.bitsPerSecond;
     const drops = r.stats.droppedPackets;
     return `<tr class="${esc(r.status)}"><td>${esc(r.test)}</td><td>${esc(r.tool)}</td><td>${esc(r.mode)}${r.copy ? ' (copy)' : ''}</td><td>${esc(r.backend ?? '')}${r.liveSource ? ` <small>(${esc(r.liveSource)})</small>` : ''}</td>
-<td>${esc(r.attached ? `${r.attached.mode}, ${r.attached.zeroCopy ? 'zero-copy' : 'copy'}` : '')}</td><td>${esc(r.frameBytes ?? '')}</td>
+<td>${esc(r.attached ? `${r.attached.mode}, ${r.attached.zeroCopy ? 'zero-copy' : 'copy'}` : '')}</td><td>${esc(r.frameMix ? `${r.frameMix} (mean ${r.frameBytes ?? '?'})` : r.frameBytes ?? '')}</td>
 <td>${pps ? `${fmt(pps.median, 1e6)} <small>(${fmt(pps.min, 1e6)}–${fmt(pps.max, 1e6)})</small>` : ''}</td>
 <td>${bps ? `${fmt(bps.median, 1e9)} <small>(${fmt(bps.min, 1e9)}–${fmt(bps.max, 1e9)})</small>` : ''}</td>
 <td>${drops ? esc(drops.median) : ''}</td><td>${esc(r.status)}${r.reason ? `: ${esc(r.reason)}` : ''}</td></tr>`;
@@ -135,6 +199,7 @@ tr.failed td, tr.unavailable td { color: #b91c1c; }
 .charts div.wide { grid-column: 1 / 3; }
 code { font-size: .85em; }
 .status-incomplete, .status-failed { color: #b91c1c; font-weight: bold; }
+tr.unconverged td, p.note { color: #b45309; }
 </style></head>
 <body>
 <h1>xdplab report</h1>
@@ -151,6 +216,7 @@ ${rowsHtml}
 <div class="wide"><canvas id="chart-samples"></canvas></div>
 ${withTimeline ? '<div class="wide"><canvas id="chart-timeline"></canvas></div>' : ''}
 </div>
+${viewsHtml(views)}
 <h2>Markers</h2>
 ${markersHtml}
 <h2>Environment</h2>
@@ -158,6 +224,7 @@ ${markersHtml}
 <h2>Command lines</h2>
 <ul>${commands}</ul>
 <script id="report-data" type="application/json">${scriptJson(report)}</script>
+<script id="report-views" type="application/json">${scriptJson(drawnViews)}</script>
 <script>${chartJsSource()}</script>
 <script>${errorBarsSource()}</script>
 <script>${annotationSource()}</script>

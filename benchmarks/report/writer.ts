@@ -1,10 +1,11 @@
 // A run's directory: reports/<timestamp>-<id>/ with samples.jsonl (appended as samples come),
-// and report.json, report.html, report.csv rewritten after every row, so that a run that
-// stops halfway still leaves a report that says it is incomplete and why.
+// and report.json, report.html, report.csv (and search-trials.csv when a row searched)
+// rewritten after every row, so that a run that stops halfway still leaves a report that says
+// it is incomplete and why.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SampleSink } from './sample-sink.js';
-import { reportCsv } from './csv.js';
+import { hasSearchTrials, reportCsv, searchTrialsCsv, SEARCH_TRIALS_FILE } from './csv.js';
 import { reportHtml } from './html.js';
 import { ReportSchema, type Marker, type Report, type Sample } from '../contracts/report.js';
 
@@ -13,12 +14,13 @@ function writeAtomically(path: string, text: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** report.json, report.csv and report.html of a run directory, each replaced atomically. */
+/** report.json, report.csv, search-trials.csv (rows that searched) and report.html of a run directory, each replaced atomically. */
 export function writeReportFiles(dir: string, report: Report): void {
   const parsed = ReportSchema.safeParse(report);
   if (!parsed.success) throw new Error(`xdplab built an invalid report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
   writeAtomically(join(dir, 'report.json'), JSON.stringify(report, null, 1));
   writeAtomically(join(dir, 'report.csv'), reportCsv(report));
+  if (hasSearchTrials(report)) writeAtomically(join(dir, SEARCH_TRIALS_FILE), searchTrialsCsv(report));
   writeAtomically(join(dir, 'report.html'), reportHtml(report));
 }
 

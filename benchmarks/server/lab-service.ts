@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
 import { Commands, Events, type CommandName, type CommandResult, type EventMessage, type EventName, type EventPayload } from '../api/lab-api.js';
 import { compareReports } from '../report/compare.js';
-import { reportCsv } from '../report/csv.js';
+import { reportCsv, SEARCH_TRIALS_FILE, searchTrialsCsv } from '../report/csv.js';
 import { reportHtml } from '../report/html.js';
 import type { RunManagerApi } from '../runs/run-manager-api.js';
 import type { Scenario } from '../contracts/scenario.js';
@@ -107,6 +107,7 @@ const EXPORTS = {
   html: { file: 'report.html', mediaType: 'text/html; charset=utf-8' },
   csv: { file: 'report.csv', mediaType: 'text/csv; charset=utf-8' },
   json: { file: 'report.json', mediaType: 'application/json' },
+  'search-trials-csv': { file: SEARCH_TRIALS_FILE, mediaType: 'text/csv; charset=utf-8' },
 } as const;
 
 // ---- the service -----------------------------------------------------------------------------
@@ -160,9 +161,9 @@ export class LabService {
         else {
           // Not written yet (a run that just started): build it from the report as it stands.
           const report = runs.report(runId);
-          content = format === 'html' ? reportHtml(report) : format === 'csv' ? reportCsv(report) : JSON.stringify(report, null, 1);
+          content = format === 'html' ? reportHtml(report) : format === 'csv' ? reportCsv(report) : format === 'search-trials-csv' ? searchTrialsCsv(report) : JSON.stringify(report, null, 1);
         }
-        return { fileName: `xdplab-${runId}.${format}`, mediaType, content };
+        return { fileName: format === 'search-trials-csv' ? `xdplab-${runId}-search-trials.csv` : `xdplab-${runId}.${format}`, mediaType, content };
       },
       listVms: async () => vms.list(),
       startVm: async ({ backend, nic }) => vms.start({ backend, nic }),

@@ -160,6 +160,8 @@ describe('dispatch and LabService', () => {
     writeFileSync(join(runs.directory(a.id), 'report.csv'), 'as on disk\n');
     expect(await dispatch(service.handlers, req('exportReport', { runId: a.id, format: 'csv' }))).toMatchObject({ ok: true, result: { content: 'as on disk\n' } });
     expect(await dispatch(service.handlers, req('exportReport', { runId: a.id, format: 'pdf' }))).toMatchObject({ ok: false, error: { field: 'args.format' } });
+    // A run without rate searches: search-trials.csv is not on disk; its header alone.
+    expect(await dispatch(service.handlers, req('exportReport', { runId: a.id, format: 'search-trials-csv' }))).toMatchObject({ ok: true, result: { fileName: `xdplab-${a.id}-search-trials.csv`, mediaType: 'text/csv; charset=utf-8', content: expect.stringMatching(/^row,test,tool,mode,frameBytes,frameMix,trial,step,phase,[^\n]*\n$/) } });
   });
 });
 

@@ -1,19 +1,24 @@
-// `xdplab report compare A B` and `xdplab report rerun A`: a report is a path to a run directory
-// (or its report.json) or a run id under the reports directory.
+// `xdplab report show A`, `xdplab report compare A B` and `xdplab report rerun A`: a report is a
+// path to a run directory (or its report.json) or a run id under the reports directory.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LabError } from '../../contracts/errors.js';
 import { compareReports } from '../../report/compare.js';
+import { searchText } from '../../report/search-text.js';
+import { frameText } from '../../report/views.js';
 import { ReportSchema, type Report } from '../../contracts/report.js';
 import { defaultReportsDir } from '../../runs/run-manager.js';
 import type { Scenario } from '../../contracts/scenario.js';
 import { UsageError, type Io } from '../io.js';
 
-export const REPORT_USAGE = `Usage: xdplab report compare A B [--json] [--out DIR]
+export const REPORT_USAGE = `Usage: xdplab report show A [--out DIR]
+       xdplab report compare A B [--json] [--out DIR]
        xdplab report rerun A [--out DIR]
 
 A and B are run directories, report.json files, or run ids in the reports directory.
+show     every row's median rates, then each rate search's NDR/PDR (bounds, loss tolerance,
+         converged), each latency row's percentiles and the frame-size sweeps
 compare  the change per row between two reports (B against A) and whether it is beyond the
          noise (95% interval of the difference excludes zero, and the change is 2% or more
          with two or more trials a side, 10% or more with one); exit 0
@@ -47,6 +52,11 @@ export async function run(args: string[], io: Io): Promise<number> {
   const [sub, ...refs] = positionals;
   if (values.help || sub === undefined) { io.out(REPORT_USAGE); return values.help ? 0 : 2; }
   const dir = values.out ?? defaultReportsDir();
+  if (sub === 'show') {
+    if (refs.length !== 1) throw new UsageError('xdplab report show: needs one report');
+    io.out(showText(loadReport(refs[0]!, dir)));
+    return 0;
+  }
   if (sub === 'compare') {
     if (refs.length !== 2) throw new UsageError('xdplab report compare: needs two reports, A and B');
     const a = loadReport(refs[0]!, dir), b = loadReport(refs[1]!, dir);
@@ -69,5 +79,14 @@ export async function run(args: string[], io: Io): Promise<number> {
     const bench = await import('./bench.js');
     return bench.runScenario(scenario, { quick: !!quick, json: false, ...(values.out ? { out: values.out } : {}), command: ['xdplab', 'report', 'rerun', ...refs] }, io);
   }
-  throw new UsageError(`xdplab report: unknown subcommand '${sub}'; subcommands: compare, rerun`);
+  throw new UsageError(`xdplab report: unknown subcommand '${sub}'; subcommands: show, compare, rerun`);
+}
+
+/** A report as text: its rows (median Mpps and Gbps), then searches, latency and sweeps. */
+export function showText(r: Report): string {
+  const m = (row: Report['rows'][number], metric: string, scale: number) => { const s = row.stats[metric]; return s ? (s.median / scale).toFixed(3) : '-'; };
+  const lines = [`${r.id} (${r.createdAt}) ${r.status}${r.failure ? `: ${r.failure}` : ''}`, 'row'.padEnd(34) + 'frame'.padEnd(18) + 'Mpps'.padStart(10) + 'Gbps'.padStart(10) + '  status'];
+  for (const row of r.rows) lines.push(row.id.padEnd(34) + frameText(row).padEnd(18) + m(row, 'packetsPerSecond', 1e6).padStart(10) + m(row, 'bitsPerSecond', 1e9).padStart(10) + `  ${row.status}${row.reason ? `: ${row.reason}` : ''}`);
+  const more = searchText(r);
+  return lines.join('\n') + '\n' + (more ? `\n${more}` : '');
 }
