@@ -95,7 +95,7 @@ if (tc) {
 }
 // Schema 3: the views shaped in Node (views.ts), drawn as they are.
 const views = JSON.parse(document.getElementById('report-views').textContent);
-const PHASES = { max: ['maximum-rate probe', '#64748b', 'triangle'], search: ['search trial', '#2563eb', 'circle'], final: ['final check', '#111827', 'rectRot'] };
+const PHASES = { max: ['maximum-rate probe', '#64748b', 'triangle'], search: ['search trial', '#2563eb', 'circle'], final: ['final trial', '#111827', 'rectRot'], check: ['constant-rate check', '#dc2626', 'crossRot'] };
 views.searches.forEach((v, i) => {
   const el = document.getElementById('chart-search-' + i);
   const sets = Object.entries(PHASES).map(([phase, [name, c, style]]) => ({ label: name, data: v.points.filter(p => p.phase === phase), showLine: false, pointStyle: style, pointRadius: 5, borderColor: c, backgroundColor: c }))

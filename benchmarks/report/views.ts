@@ -3,7 +3,7 @@
 // in Node and inlines the result) and the app's report view (which imports it like the
 // vocabulary: types and hdr-histogram-js only, no zod, no engine code). Pure: same report, same views.
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
-import type { Latency, Report, Row, Search, SearchGoal, Trial } from '../contracts/report.js';
+import type { Latency, Report, Row, Search, SearchGoal, SearchTrial, Trial } from '../contracts/report.js';
 
 type Rows = Report['rows'];
 const drawable = (r: Row) => r.status === 'ok' || r.status === 'incomplete';
@@ -27,7 +27,7 @@ function firstWith<K extends 'search' | 'latency'>(r: Row, key: K): (Trial & Req
 
 // ---- 1 and 4: rate searches ------------------------------------------------------------------
 
-export interface LossPoint { x: number; y: number; phase: 'max' | 'search' | 'final'; targetMpps: number }
+export interface LossPoint { x: number; y: number; phase: SearchTrial['phase']; targetMpps: number }
 
 export interface GoalView {
   name: string;

@@ -1,6 +1,7 @@
 // `xdplab bench`: the default matrix on the embedded lab, or the rows the flags choose; a
 // progress bar while it runs, a table when it ends, and reports/<time>-<id>/ on disk.
 import { parseArgs } from 'node:util';
+import { searchText } from '../../report/search-text.js';
 import cliProgress from 'cli-progress';
 import { LabError } from '../../contracts/errors.js';
 import { UsageError, type Io } from '../io.js';
@@ -100,6 +101,12 @@ export function reportTable(r: Report): string {
   return [fmtLine(head), ...lines.map(fmtLine)].join('\n') + '\n';
 }
 
+/** The rate searches' NDR/PDR, latency rows and sweeps under the table (xdplab report show's text). */
+function withSearches(r: Report): string {
+  const text = searchText(r);
+  return text ? `\n${text}` : '';
+}
+
 export async function run(args: string[], io: Io): Promise<number> {
   const a = parseBenchArgs(args);
   if (a.help) { io.out(BENCH_USAGE); return 0; }
@@ -134,6 +141,6 @@ export async function runScenario(scenario: Record<string, unknown>, o: { quick:
   off(); offLog();
   bar?.stop();
   if (o.json) io.out(JSON.stringify(report, null, 1) + '\n');
-  else io.out((o.table ?? reportTable)(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
+  else io.out((o.table ?? reportTable)(report) + withSearches(report) + `\nreport: ${handle.dir}/report.html (status ${report.status}${report.failure ? `: ${report.failure}` : ''})\n`);
   return report.status === 'complete' ? 0 : 1;
 }
