@@ -19,7 +19,7 @@ export interface ImpairmentOptions {
 
 export interface Impairment {
   bridge: string;
-  /** The drop program while attached (its counts() stay readable after close). */
+  /** The drop program, when asked for (close() detaches it; its counts() stay readable). */
   drop: XdpEveryNthDropProgram | undefined;
   /** What was set up, as commands (for a report). */
   commandLines: string[];
@@ -65,6 +65,7 @@ function addNetem(lab: Lab, e: Endpoint, args: string[]): string {
   }
 }
 
+/** Bridges ma and mb in M, then adds the delay on mb and the drop program on ma when asked. */
 export function addImpairment(lab: Lab, f: ForwardTopology, o: ImpairmentOptions = {}): Impairment {
   check(o);
   const undo: Array<() => void> = [];

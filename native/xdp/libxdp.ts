@@ -1,6 +1,7 @@
-// libxdp (1.3 ABI) and libbpf through koffi: loading and attaching XDP programs, XSK maps,
-// querying what is attached. libxdp's and libbpf's log lines are captured instead of going to stderr, so
-// they can be attached to the error they explain.
+// libxdp (1.3 ABI) and libbpf through koffi: loading and attaching XDP programs, XSK maps and
+// the every-Nth drop program's counter map, querying what is attached. libxdp's and libbpf's
+// log lines are captured instead of going to stderr, so they can be attached to the error they
+// explain.
 import koffi from 'koffi';
 import { arch } from 'node:process';
 import { libc } from '../sys/libc.js';
