@@ -14,6 +14,8 @@ export const WorkerSpecSchema = z.object({
   ifname: z.string().min(1).max(15),
   /** A second interface in the same namespace: io/macswap forward between the two ports. */
   peerIfname: z.string().min(1).max(15).optional(),
+  /** io with peerIfname: a delay line holding every frame this long (a planted, known delay). */
+  holdUs: z.number().int().min(0).max(10_000_000).optional(),
   engine: EngineNameSchema,
   mode: AfXdpModeSchema.default('native'),
   /** XDP_COPY even where the driver could do zero-copy. */
@@ -50,13 +52,15 @@ export const WorkerSpecSchema = z.object({
   measure: z.boolean().optional(),
 }).strict().superRefine((s, ctx) => {
   // Options that only one engine reads are refused elsewhere rather than silently ignored.
-  const only = (field: 'rate' | 'frameMix' | 'stamp' | 'measure', engine: string) => {
+  const only = (field: 'rate' | 'frameMix' | 'stamp' | 'measure' | 'holdUs', engine: string) => {
     if (s[field] !== undefined && s.engine !== engine) ctx.addIssue({ code: 'custom', path: [field], message: `is an option of ${engine}, not of ${s.engine}` });
   };
   only('rate', 'txonly');
   only('frameMix', 'txonly');
   only('stamp', 'txonly');
   only('measure', 'rxonly');
+  only('holdUs', 'io');
+  if (s.holdUs && !s.peerIfname) ctx.addIssue({ code: 'custom', path: ['holdUs'], message: 'the delay line forwards between two ports: give peerIfname' });
 });
 
 /** What a caller writes (defaults filled in by the worker). */

@@ -27,6 +27,8 @@ export interface EngineParams {
   inspect?: (bytes: Uint8Array, offset: number, length: number) => void;
   /** A second port: io and macswap then forward between the two ports (testpmd with 2 ports). */
   peer?: AfXdpPort;
+  /** io between two ports: hold every frame this long before sending it on (a delay line). */
+  holdUs?: number;
   /** txonly: target packets per second, paced per burst (unset: as fast as the ring allows). */
   rate?: number;
   /** txonly: frame sizes, overriding frameBytes (a size, or 'imix' fixed by UMEM frame index). */

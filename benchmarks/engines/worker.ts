@@ -66,6 +66,7 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
       flows: o.flows,
       ...(o.maxPackets !== undefined ? { maxPackets: o.maxPackets } : {}),
       ...(peer ? { peer } : {}),
+      ...(o.holdUs ? { holdUs: o.holdUs } : {}),
       ...(o.rate !== undefined ? { rate: o.rate } : {}),
       ...(o.frameMix !== undefined ? { frameMix: o.frameMix } : {}),
       ...(o.stamp ? { stamp: true } : {}),
