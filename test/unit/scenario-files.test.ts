@@ -15,7 +15,7 @@ import { RunManager } from '../../benchmarks/runs/run-manager.js';
 
 const scenariosDir = fileURLToPath(new URL('../../benchmarks/scenarios/', import.meta.url));
 const schemaFile = join(scenariosDir, 'scenario.schema.json');
-const EXAMPLES = ['backend-shootout.json', 'link-flap.json', 'netdev-hotswap.json'];
+const EXAMPLES = ['backend-shootout.json', 'link-flap.json', 'ndr-pdr.json', 'netdev-hotswap.json'];
 const tmp = mkdtempSync(join(tmpdir(), 'xdplab-scenario-files-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
