@@ -12,6 +12,7 @@
 //
 // Under TCG the guest (one emulated vCPU doing the bridge's work per frame) bounds the rate; the
 // method is the same on a KVM host.
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
 import type { Lab } from '../lab/lab.js';
@@ -79,6 +80,13 @@ export async function withPvpPath<T>(lab: Lab, o: PvpOptions, fn: (path: PvpPath
     throw new LabError({ code: 'ENOTAVAILABLE', field: 'backend', message: `PVP over ${o.backend}: ${known ? pvpUnavailable(known) : 'unknown backend'}`, hint: `PVP runs over ${PVP_BACKENDS.join(', ')}` });
   }
   const backend: PvpBackend = known;
+  if (backend === 'tap-vhost' && !existsSync('/dev/vhost-net')) {
+    throw new LabError({
+      code: 'ENOTAVAILABLE', field: 'backend',
+      message: 'PVP over tap-vhost: not available: this machine has no /dev/vhost-net (the vhost_net module is not loaded), so QEMU cannot open vhost=on',
+      hint: 'modprobe vhost_net, or use backend tap (the same path without vhost-net)',
+    });
+  }
   if (backend === 'af-xdp') {
     const caps = await qemuCapabilities(o.qemu ? { qemu: o.qemu } : {});
     if (!caps.afXdp.present) {

@@ -4,6 +4,7 @@
 // the guest sustains while G sends unpaced for 3 s (printed, not asserted beyond > 0: under TCG
 // the guest's emulated CPU sets it, and other work on the machine moves it).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../benchmarks/contracts/errors.js';
@@ -99,6 +100,10 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       const ax = await expectError(withPvpPath(lab, { backend: 'af-xdp', image }, async () => undefined));
       expect(ax.message).toMatch(/not available: .*lacks the af-xdp netdev/);
     }
+    if (!existsSync('/dev/vhost-net')) {
+      const vh = await expectError(withPvpPath(lab, { backend: 'tap-vhost', image }, async () => undefined));
+      expect(vh.message).toMatch(/^PVP over tap-vhost: not available: .*no \/dev\/vhost-net/);
+    }
     expect(namespacesOf(lab)).toEqual([]);
   }, 60_000);
 
@@ -160,6 +165,8 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       expect(rxr.rx).toBeLessThanOrEqual(COUNT);
       expect(outR).toBeGreaterThanOrEqual(rxr.rx);
       expect(backG).toBe(0);
+      // Nor did the guest itself send anything out of eth0 since boot (no IGMP, no IPv6).
+      expect(guest.trim().split('\n')[4]).toBe('0');
 
       // ---- the rate the guest sustains: G unpaced for 1 s of warm-up and a 3 s window ----
       const rx2 = follow(lab, recvSpec);
