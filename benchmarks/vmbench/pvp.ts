@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 import type { Lab } from '../lab/lab.js';
 import { buildPvpTopology, isPvpBackend, pvpUnavailable, PVP_BACKENDS, type HostEnd, type PvpBackend, type PvpTopology } from '../qemu/backend-topology.js';
 import { backendInfo, VM_BACKEND_NAMES } from '../qemu/backends.js';
@@ -48,6 +49,8 @@ export interface PvpPath {
   /** Where xdplab's generator sends (its AF_XDP port), and where its receiver counts. */
   gen: PvpEndpoint;
   recv: PvpEndpoint;
+  /** The AF_XDP mode for ports on gen and recv: skb on taps (tap, tap-vhost), native on veth ends. */
+  mode: AfXdpMode;
   vm: Vm;
   qmp: QmpClient;
   /** What forwards in the guest (FORWARDER). */
@@ -121,7 +124,7 @@ export async function withPvpPath<T>(lab: Lab, o: PvpOptions, fn: (path: PvpPath
     const forwarderSetupMs = Math.round(performance.now() - t0);
     progress(`${vm.name}: ${FORWARDER} forwards eth0 <-> eth1 (${forwarderSetupMs} ms after boot in ${vm.bootMs} ms)`);
     return await fn({
-      backend, gen, recv, vm, qmp, forwarder: FORWARDER, bootMs: vm.bootMs, forwarderSetupMs, topology,
+      backend, gen, recv, mode: topology.hostEndMode, vm, qmp, forwarder: FORWARDER, bootMs: vm.bootMs, forwarderSetupMs, topology,
       commandLines: [commandLineOf(vm), ...topology.setupCommands, ...FORWARDER_COMMANDS.map((c) => `(guest) ${c}`)],
     });
   } finally {

@@ -120,6 +120,7 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       seenInside = namespacesOf(lab);
       console.log(`[pvp] boot ${p.bootMs} ms, forwarder set up in ${p.forwarderSetupMs} ms; path ready ${Math.round(performance.now() - t0)} ms after the call`);
       expect(p.vm.linksWithoutCarrier).toEqual([]);
+      expect(p.mode).toBe('skb');
       expect(p.commandLines[0]).toMatch(/-netdev tap,id=n0,ifname=xl-[0-9a-f]{6}-tg\d+,script=no,downscript=no,vnet_hdr=off -device virtio-net-pci,netdev=n0,.* -netdev tap,id=n1,ifname=xl-[0-9a-f]{6}-tr\d+,/);
       expect(p.commandLines).toContain('(guest) brctl addif br0 eth1');
       expect(await p.vm.run('cat', ['/sys/class/net/eth0/brport/state', '/sys/class/net/eth1/brport/state'])).toBe('3\n3\n');
@@ -127,8 +128,8 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       // all, so that QEMU takes the frames at the guest's pace instead of the tap dropping
       // what does not fit in its 1000 (the worker has no pacing of its own yet).
       lab.ip(p.gen.netns, ['link', 'set', 'dev', p.gen.ifname, 'txqueuelen', String(COUNT + 1000)]);
-      const gen = { netns: p.gen.netns, ifname: p.gen.ifname, mode: 'skb' as const, frameBytes: 64, warmupMs: 0, sampleMs: 200, seconds: 120, srcMac: p.gen.mac, dstMac: p.recv.mac };
-      const recvSpec = { netns: p.recv.netns, ifname: p.recv.ifname, engine: 'rxonly' as const, mode: 'skb' as const, warmupMs: 0, sampleMs: 200, seconds: 120 };
+      const gen = { netns: p.gen.netns, ifname: p.gen.ifname, mode: p.mode, frameBytes: 64, warmupMs: 0, sampleMs: 200, seconds: 120, srcMac: p.gen.mac, dstMac: p.recv.mac };
+      const recvSpec = { netns: p.recv.netns, ifname: p.recv.ifname, engine: 'rxonly' as const, mode: p.mode, warmupMs: 0, sampleMs: 200, seconds: 120 };
 
       // ---- a fixed count ----
       const a = await links(p);
