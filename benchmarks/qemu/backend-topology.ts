@@ -12,6 +12,7 @@ import { formatNetdevArg, type Netdev } from './netdev.js';
 import type { NicConfig } from './vm.js';
 import type { VmBackendName } from './backends.js';
 import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 
 /** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
 export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: string };
@@ -281,6 +282,8 @@ export interface PvpTopology {
   /** Where the generator sends, and where the receiver counts. */
   gen: HostEnd;
   recv: HostEnd;
+  /** The AF_XDP attach mode the host ends take: skb on taps, native on veth ends. */
+  hostEndMode: AfXdpMode;
   /** Namespaces built for the path, in creation order (removing them removes every link in them). */
   namespaces: string[];
   /** The commands that built it, as typed by hand, for the report. */
@@ -402,7 +405,7 @@ export function buildPvpTopology(backend: VmBackendName, env: PvpEnv): PvpTopolo
         // No IPv6 in the guest: its router solicitations and MLD reports would go out of both NICs.
         kernelArgs: ['ipv6.disable=1'],
       },
-      gen: ends[0]!, recv: ends[1]!, namespaces, setupCommands: cmds,
+      gen: ends[0]!, recv: ends[1]!, hostEndMode: backend === 'tap' || backend === 'tap-vhost' ? 'skb' : 'native', namespaces, setupCommands: cmds,
     };
   } catch (err) {
     for (const name of [...namespaces].reverse()) { try { env.lab.removeNetns(name); } catch { /* the lab's close removes it */ } }

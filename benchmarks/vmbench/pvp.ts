@@ -12,8 +12,10 @@
 //
 // Under TCG the guest (one emulated vCPU doing the bridge's work per frame) bounds the rate; the
 // method is the same on a KVM host.
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { LabError } from '../contracts/errors.js';
+import type { AfXdpMode } from '../contracts/datapath.js';
 import type { Lab } from '../lab/lab.js';
 import { buildPvpTopology, isPvpBackend, pvpUnavailable, PVP_BACKENDS, type HostEnd, type PvpBackend, type PvpTopology } from '../qemu/backend-topology.js';
 import { backendInfo, VM_BACKEND_NAMES } from '../qemu/backends.js';
@@ -47,6 +49,8 @@ export interface PvpPath {
   /** Where xdplab's generator sends (its AF_XDP port), and where its receiver counts. */
   gen: PvpEndpoint;
   recv: PvpEndpoint;
+  /** The AF_XDP mode for ports on gen and recv: skb on taps (tap, tap-vhost), native on veth ends. */
+  mode: AfXdpMode;
   vm: Vm;
   qmp: QmpClient;
   /** What forwards in the guest (FORWARDER). */
@@ -79,6 +83,13 @@ export async function withPvpPath<T>(lab: Lab, o: PvpOptions, fn: (path: PvpPath
     throw new LabError({ code: 'ENOTAVAILABLE', field: 'backend', message: `PVP over ${o.backend}: ${known ? pvpUnavailable(known) : 'unknown backend'}`, hint: `PVP runs over ${PVP_BACKENDS.join(', ')}` });
   }
   const backend: PvpBackend = known;
+  if (backend === 'tap-vhost' && !existsSync('/dev/vhost-net')) {
+    throw new LabError({
+      code: 'ENOTAVAILABLE', field: 'backend',
+      message: 'PVP over tap-vhost: not available: this machine has no /dev/vhost-net (the vhost_net module is not loaded), so QEMU cannot open vhost=on',
+      hint: 'modprobe vhost_net, or use backend tap (the same path without vhost-net)',
+    });
+  }
   if (backend === 'af-xdp') {
     const caps = await qemuCapabilities(o.qemu ? { qemu: o.qemu } : {});
     if (!caps.afXdp.present) {
@@ -113,7 +124,7 @@ export async function withPvpPath<T>(lab: Lab, o: PvpOptions, fn: (path: PvpPath
     const forwarderSetupMs = Math.round(performance.now() - t0);
     progress(`${vm.name}: ${FORWARDER} forwards eth0 <-> eth1 (${forwarderSetupMs} ms after boot in ${vm.bootMs} ms)`);
     return await fn({
-      backend, gen, recv, vm, qmp, forwarder: FORWARDER, bootMs: vm.bootMs, forwarderSetupMs, topology,
+      backend, gen, recv, mode: topology.hostEndMode, vm, qmp, forwarder: FORWARDER, bootMs: vm.bootMs, forwarderSetupMs, topology,
       commandLines: [commandLineOf(vm), ...topology.setupCommands, ...FORWARDER_COMMANDS.map((c) => `(guest) ${c}`)],
     });
   } finally {

@@ -4,6 +4,7 @@
 // the guest sustains while G sends unpaced for 3 s (printed, not asserted beyond > 0: under TCG
 // the guest's emulated CPU sets it, and other work on the machine moves it).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../benchmarks/contracts/errors.js';
@@ -99,6 +100,10 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       const ax = await expectError(withPvpPath(lab, { backend: 'af-xdp', image }, async () => undefined));
       expect(ax.message).toMatch(/not available: .*lacks the af-xdp netdev/);
     }
+    if (!existsSync('/dev/vhost-net')) {
+      const vh = await expectError(withPvpPath(lab, { backend: 'tap-vhost', image }, async () => undefined));
+      expect(vh.message).toMatch(/^PVP over tap-vhost: not available: .*no \/dev\/vhost-net/);
+    }
     expect(namespacesOf(lab)).toEqual([]);
   }, 60_000);
 
@@ -115,6 +120,7 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       seenInside = namespacesOf(lab);
       console.log(`[pvp] boot ${p.bootMs} ms, forwarder set up in ${p.forwarderSetupMs} ms; path ready ${Math.round(performance.now() - t0)} ms after the call`);
       expect(p.vm.linksWithoutCarrier).toEqual([]);
+      expect(p.mode).toBe('skb');
       expect(p.commandLines[0]).toMatch(/-netdev tap,id=n0,ifname=xl-[0-9a-f]{6}-tg\d+,script=no,downscript=no,vnet_hdr=off -device virtio-net-pci,netdev=n0,.* -netdev tap,id=n1,ifname=xl-[0-9a-f]{6}-tr\d+,/);
       expect(p.commandLines).toContain('(guest) brctl addif br0 eth1');
       expect(await p.vm.run('cat', ['/sys/class/net/eth0/brport/state', '/sys/class/net/eth1/brport/state'])).toBe('3\n3\n');
@@ -122,8 +128,8 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       // all, so that QEMU takes the frames at the guest's pace instead of the tap dropping
       // what does not fit in its 1000 (the worker has no pacing of its own yet).
       lab.ip(p.gen.netns, ['link', 'set', 'dev', p.gen.ifname, 'txqueuelen', String(COUNT + 1000)]);
-      const gen = { netns: p.gen.netns, ifname: p.gen.ifname, mode: 'skb' as const, frameBytes: 64, warmupMs: 0, sampleMs: 200, seconds: 120, srcMac: p.gen.mac, dstMac: p.recv.mac };
-      const recvSpec = { netns: p.recv.netns, ifname: p.recv.ifname, engine: 'rxonly' as const, mode: 'skb' as const, warmupMs: 0, sampleMs: 200, seconds: 120 };
+      const gen = { netns: p.gen.netns, ifname: p.gen.ifname, mode: p.mode, frameBytes: 64, warmupMs: 0, sampleMs: 200, seconds: 120, srcMac: p.gen.mac, dstMac: p.recv.mac };
+      const recvSpec = { netns: p.recv.netns, ifname: p.recv.ifname, engine: 'rxonly' as const, mode: p.mode, warmupMs: 0, sampleMs: 200, seconds: 120 };
 
       // ---- a fixed count ----
       const a = await links(p);
@@ -160,6 +166,8 @@ suite('PVP under QEMU and AF_XDP', { root: true, tools: [QEMU, 'ethtool', 'pgrep
       expect(rxr.rx).toBeLessThanOrEqual(COUNT);
       expect(outR).toBeGreaterThanOrEqual(rxr.rx);
       expect(backG).toBe(0);
+      // Nor did the guest itself send anything out of eth0 since boot (no IGMP, no IPv6).
+      expect(guest.trim().split('\n')[4]).toBe('0');
 
       // ---- the rate the guest sustains: G unpaced for 1 s of warm-up and a 3 s window ----
       const rx2 = follow(lab, recvSpec);

@@ -17,7 +17,8 @@
 // floods them to the one other port: eth1). It never sends a frame back out of the port it came
 // in on. STP is off and the forward delay 0, so the ports forward as soon as they are up; the
 // bridge has no address (ipv6.disable=1 on the guest's command line: no neighbour discovery,
-// no MLD), so the guest itself sends nothing into the path. Ports are promiscuous as bridge
+// no MLD) and no multicast snooping (no IGMP reports of its own, seen here before it was off),
+// so the guest itself sends nothing into the path. Ports are promiscuous as bridge
 // ports always are.
 
 /** The forwarder's name in reports. */
@@ -36,6 +37,9 @@ brctl addbr br0
 # busybox brctl here is built without stp/setfd: the bridge's sysfs does the same.
 echo 0 > /sys/class/net/br0/bridge/stp_state
 echo 0 > /sys/class/net/br0/bridge/forward_delay
+# No multicast snooping: with it the bridge joins 224.0.0.106 (all-snoopers) when it comes up
+# and sends two IGMPv3 reports for it, the second up to 1 s later, out of both ports.
+echo 0 > /sys/class/net/br0/bridge/multicast_snooping
 for p in eth0 eth1; do
   [ -e /sys/class/net/$p ] || { echo "no $p in the guest (the PVP VM has two NICs)" >&2; exit 3; }
   brctl addif br0 $p
@@ -60,5 +64,6 @@ echo "br0 forwarding: eth0 eth1"
 /** The commands the script runs, as typed by hand (for reports). */
 export const FORWARDER_COMMANDS = [
   'modprobe bridge', 'brctl addbr br0', 'echo 0 > /sys/class/net/br0/bridge/stp_state', 'echo 0 > /sys/class/net/br0/bridge/forward_delay',
+  'echo 0 > /sys/class/net/br0/bridge/multicast_snooping',
   'brctl addif br0 eth0', 'brctl addif br0 eth1', 'ip link set eth0 up', 'ip link set eth1 up', 'ip link set br0 up',
 ] as const;
