@@ -47,8 +47,8 @@ export const vmPvpRows = defineRowKind<VmParams>({
     return withPvpPath(ctx.lab, { backend: p.backend, image: v.image, qemu: v.qemuBinary, nicModel: v.nicModel, ...(v.progress ? { progress: v.progress } : {}), ...(v.onQmp ? { onQmp: v.onQmp } : {}) }, async (pvp) => {
       ctx.vms?.onVms([{ name: pvp.vm.name, vm: pvp.vm, qmp: pvp.qmp } as never]);
       ctx.noteTool('pvp-forwarder', pvp.forwarder);
-      // Generic XDP on both host ends: taps (and the veths of af-xdp) take skb mode everywhere.
-      const path: RatePath = { gen: pvp.gen, macs: { src: pvp.gen.mac, dst: pvp.recv.mac }, receiver: { at: pvp.recv }, mode: 'skb' };
+      // The host ends' XDP mode is the path's: skb on taps, native on the veths of tap-bridge.
+      const path: RatePath = { gen: pvp.gen, macs: { src: pvp.gen.mac, dst: pvp.recv.mac }, receiver: { at: pvp.recv }, mode: pvp.mode };
       const lines = [...pvp.commandLines];
       try {
         if (!s.search.length) {
