@@ -12,7 +12,7 @@ import type { Scenario } from '../contracts/scenario.js';
 import { LATENCY_LOADS } from '../contracts/vocabulary.js';
 import { macOf } from '../lab/topology.js';
 import { XskProgram, ifNameToIndex, withNetns } from '../../native/index.js';
-import { searchRates, type GoalSpec } from '../search/rate-search.js';
+import { searchPath } from './search-path.js';
 import type { Search } from '../contracts/report.js';
 import { Testpmd, findTestpmd } from '../tools/testpmd.js';
 import { NO_TESTPMD } from './generator.js';
@@ -105,35 +105,14 @@ async function startDut(ctx: TrialContext, c: SearchCell): Promise<{ path: RateP
   return { path, commandLines: [pmd.commandLine], stop: async () => { await pmd.stop(); detach(); } };
 }
 
-export function searchGoals(s: Scenario): GoalSpec[] {
-  return s.search.map((name) => ({ name, lossTolerance: (name === 'ndr' ? s.ndrLoss : s.pdrLoss) / 100 }));
-}
-
 async function searchTrial(ctx: TrialContext, c: SearchCell): Promise<TrialOutcome> {
   const s = ctx.scenario;
   const dut = await startDut(ctx, c);
-  const lines = new Set<string>(dut.commandLines);
   try {
     ctx.phase('measure', 'searching');
-    const search = await searchRates({
-      goals: searchGoals(s), precision: s.precision / 100, shortMs: s.searchTrialMs, finalMs: s.durationMs, maxElapsedMs: s.searchMaxMs,
-      // At least 100 frames per short trial.
-      minPps: Math.max(1000, 100_000 / s.searchTrialMs),
-    }, async (targetPps, durationMs, phase) => {
-      if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
-      const r = await rateTrial(ctx, dut.path, { targetPps, durationMs, mix: c.mix, flows: s.flows, phase });
-      // The first trial's generator and receiver stand for all (only the rate differs: see the trials).
-      if (lines.size === dut.commandLines.length) for (const l of r.commandLines) lines.add(l);
-      const t = r.trial;
-      ctx.phase('measure', `${phase} ${(t.offeredPps / 1e6).toFixed(3)} Mpps: loss ${(t.lossRatio * 100).toFixed(3)}%`);
-      return t;
-    });
+    // At least 100 frames per short trial.
+    const { search, metrics, commandLines } = await searchPath(ctx, dut.path, { mix: c.mix, minPps: Math.max(1000, 100_000 / s.searchTrialMs) });
     if (s.searchCheck > 0) await checkNdr(ctx, c, dut.path, search);
-    const metrics: Record<string, number> = { maxOfferedPacketsPerSecond: search.maxPps, searchTrials: search.trials.length, searchSeconds: search.elapsedMs / 1000 };
-    for (const g of search.goals) {
-      metrics[`${g.name}PacketsPerSecond`] = g.lowerPps;
-      metrics[`${g.name}BitsPerSecond`] = bitsOf(g.lowerPps, c.mix);
-    }
     const checks = search.trials.filter((t) => t.phase === 'check');
     if (checks.length) {
       const atNdr = checks.slice(0, -1);
@@ -143,7 +122,7 @@ async function searchTrial(ctx: TrialContext, c: SearchCell): Promise<TrialOutco
     }
     const pdr = search.goals.find((g) => g.name === 'pdr');
     if (pdr && pdr.lowerPps > 0) Object.assign(await foundOf(ctx, c.id), { pdrPps: pdr.lowerPps, fromTrial: ctx.trial });
-    return { metrics, commandLines: [...lines], search, attached: { mode: c.mode, zeroCopy: false } };
+    return { metrics, commandLines: [...dut.commandLines, ...commandLines], search, attached: { mode: c.mode, zeroCopy: false } };
   } finally {
     await dut.stop();
   }

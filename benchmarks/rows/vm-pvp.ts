@@ -8,12 +8,11 @@ import type { Scenario } from '../contracts/scenario.js';
 import { LabError } from '../contracts/errors.js';
 import { expandBackends } from '../qemu/backends.js';
 import { resolveQemuBinary } from '../qemu/capabilities.js';
-import { searchRates } from '../search/rate-search.js';
 import { backendProblem, capabilitiesFor, hostFacts } from '../vmbench/prerequisites.js';
 import { pvpUnavailable, withPvpPath } from '../vmbench/pvp.js';
 import { bitsOf, rateTrial, type RatePath } from './rate-trial.js';
 import { defineRowKind, type PlanContext, type RowSpec } from './row-kind.js';
-import { searchGoals } from './search.js';
+import { searchPath } from './search-path.js';
 import { qemuTools, vmTrialContext, type VmParams } from './vm-cells.js';
 
 async function pvpCells(s: Scenario, ctx: PlanContext): Promise<Array<{ spec: RowSpec; params: VmParams }>> {
@@ -66,19 +65,8 @@ export const vmPvpRows = defineRowKind<VmParams>({
             ...(L ? { latency: L } : {}), ...(r.stream ? { stream: r.stream } : {}),
           };
         }
-        const search = await searchRates({
-          goals: searchGoals(s), precision: s.precision / 100, shortMs: s.searchTrialMs, finalMs: s.durationMs, maxElapsedMs: s.searchMaxMs,
-          minPps: Math.max(100, 10_000 / s.searchTrialMs),
-        }, async (targetPps, durationMs, phase) => {
-          if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
-          const r = await rateTrial(ctx, path, { targetPps, durationMs, mix: 64, flows: s.flows, phase });
-          if (lines.length === pvp.commandLines.length) lines.push(...r.commandLines);
-          ctx.phase('measure', `${phase} ${(r.trial.offeredPps / 1e3).toFixed(1)} kpps: loss ${(r.trial.lossRatio * 100).toFixed(3)}%`);
-          return r.trial;
-        });
-        const metrics: Record<string, number> = { maxOfferedPacketsPerSecond: search.maxPps, searchTrials: search.trials.length, searchSeconds: search.elapsedMs / 1000, bootMs: pvp.bootMs };
-        for (const g of search.goals) { metrics[`${g.name}PacketsPerSecond`] = g.lowerPps; metrics[`${g.name}BitsPerSecond`] = bitsOf(g.lowerPps, 64); }
-        return { metrics, commandLines: lines, search };
+        const { search, metrics, commandLines } = await searchPath(ctx, path, { mix: 64, minPps: Math.max(100, 10_000 / s.searchTrialMs) });
+        return { metrics: { ...metrics, bootMs: pvp.bootMs }, commandLines: [...lines, ...commandLines], search };
       } finally {
         ctx.vms?.onVms([]);
       }

@@ -3,14 +3,11 @@
 // the guest's NIC counters (through the guest agent) count what arrived: the receiver is the
 // guest, so loss is what the backend and the guest's NIC dropped. Under TCG the guest bounds the
 // rate; the method is the same on a KVM host.
-import { LabError } from '../contracts/errors.js';
-import { searchRates } from '../search/rate-search.js';
 import { readGuestNic } from '../vmbench/guest-traffic.js';
 import { VmPacketRig } from '../vmbench/packet.js';
-import { bitsOf, rateTrial } from './rate-trial.js';
 import { defineRowKind } from './row-kind.js';
 import { sleep } from './trial-tools.js';
-import { searchGoals } from './search.js';
+import { searchPath } from './search-path.js';
 import { vmCells, vmTrialContext, type VmParams } from './vm-cells.js';
 
 export const vmSearchRows = defineRowKind<VmParams>({
@@ -38,20 +35,8 @@ export const vmSearchRows = defineRowKind<VmParams>({
         return last;
       };
       const path = { gen: rig.topology.peer, macs: { src: rig.topology.peerMac, dst: rig.guestMac }, receiver: { counting: { commandLine: 'guest: /proc/net/dev eth0 rx_packets', count } }, mode: 'native' as const };
-      const lines: string[] = [...rig.commandLines];
-      const search = await searchRates({
-        goals: searchGoals(s), precision: s.precision / 100, shortMs: s.searchTrialMs, finalMs: s.durationMs, maxElapsedMs: s.searchMaxMs,
-        minPps: Math.max(100, 10_000 / s.searchTrialMs),
-      }, async (targetPps, durationMs, phase) => {
-        if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
-        const r = await rateTrial(ctx, path, { targetPps, durationMs, mix: 64, flows: s.flows, phase });
-        if (lines.length === rig.commandLines.length) lines.push(...r.commandLines);
-        ctx.phase('measure', `${phase} ${(r.trial.offeredPps / 1e3).toFixed(1)} kpps: loss ${(r.trial.lossRatio * 100).toFixed(3)}%`);
-        return r.trial;
-      });
-      const metrics: Record<string, number> = { maxOfferedPacketsPerSecond: search.maxPps, searchTrials: search.trials.length, searchSeconds: search.elapsedMs / 1000 };
-      for (const g of search.goals) { metrics[`${g.name}PacketsPerSecond`] = g.lowerPps; metrics[`${g.name}BitsPerSecond`] = bitsOf(g.lowerPps, 64); }
-      return { metrics, commandLines: lines, search };
+      const { search, metrics, commandLines } = await searchPath(ctx, path, { mix: 64, minPps: Math.max(100, 10_000 / s.searchTrialMs) });
+      return { metrics, commandLines: [...rig.commandLines, ...commandLines], search };
     } finally {
       await rig.close();
       v.onVms?.([]);
