@@ -21,7 +21,7 @@ describe('the scenario contract', () => {
     expect(errorOf(() => resolveScenario({ vm: { backends: ['tap'], tests: ['pingpong'] } })).field).toBe('--tests');
     expect(errorOf(() => resolveScenario({ tests: [] })).message).toMatch(/--engines: choose at least one of txonly, rxonly, io, macswap, iperf3, or VM rows/);
     expect(errorOf(() => resolveScenario({ timeline: [{ atMs: 1000, action: { kind: 'set_link' } }] })).field).toMatch(/^--timeline/);
-    expect(resolveScenario({ tests: [], vm: { backends: ['user'] } }).vm).toEqual({ backends: ['user'], tests: ['iperf3'], nicModel: 'virtio-net-pci' });
+    expect(resolveScenario({ tests: [], vm: { backends: ['user'] } }).vm).toEqual({ backends: ['user'], tests: ['iperf3'], pvp: false, nicModel: 'virtio-net-pci' });
   });
 
   it("xdplab bench's flags, help and defaults come from the schema's metadata", () => {
@@ -42,7 +42,7 @@ describe('row kinds', () => {
   it('every kind is in the one registry, with a name of its own', () => {
     const kinds = ROW_KINDS.map((k) => k.kind);
     expect(new Set(kinds).size).toBe(kinds.length);
-    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'vm-iperf3', 'vm-packet']);
+    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'search-rx', 'search-fwd', 'latency-rx', 'latency-fwd', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'vm-iperf3', 'vm-packet', 'vm-search', 'vm-pvp']);
   });
 
   it('plans the default matrix in report order: each cell with its reference and ceiling, iperf3 after', async () => {
