@@ -101,6 +101,12 @@ export const WorkerResultSchema = z.discriminatedUnion('ok', [
     targetPps: z.number().optional(),
     rateReached: z.boolean().optional(),
     /**
+     * txonly with rate: frames the pacer could not send in time inside the window (credit it
+     * dropped at its two-burst cap while the process stalled or the ring was full). Sent plus
+     * missed is the target: a shortfall with missed 0 would be wrong pacing.
+     */
+    rateMissedPackets: z.number().optional(),
+    /**
      * Stamped streams since the engine was prepared (warm-up included). Generator: frames
      * accepted by the tx ring, per flow. Receiver: stamped frames received per flow (duplicates
      * included), of which duplicates per flow; reordered (sequence below the flow's highest

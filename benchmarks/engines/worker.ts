@@ -74,6 +74,8 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const tx = engine instanceof TxOnlyEngine ? engine : undefined;
     let queuedAtStart = 0;
     let queuedAtEnd = 0;
+    let missedAtStart = 0;
+    let missedAtEnd = 0;
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
     let atStart: PortStatistics | null = null;
     let atEnd: PortStatistics | null = null;
@@ -82,19 +84,29 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,
+      // A paced burst may sleep (txonly.ts): read the clock after every one so the run ends on time.
+      ...(o.rate !== undefined ? { checkEvery: 1 } : {}),
       sampleMs: o.sampleMs,
       control,
       onSample: (s) => emit({ event: 'sample', ...s }),
       onWindow: (edge, tMs) => {
         // One getsockopt per queue at each edge of the window, none in between.
-        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); queuedAtStart = tx?.queued ?? 0; return emit({ event: 'window', edge, tMs }); }
+        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); queuedAtStart = tx?.queued ?? 0; missedAtStart = tx?.missed ?? 0; return emit({ event: 'window', edge, tMs }); }
         atEnd = port.stats();
         queuedAtEnd = tx?.queued ?? 0;
+        missedAtEnd = tx?.missed ?? 0;
         const used = process.cpuUsage(cpuAtStart);
         windowCpu = { userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 };
         emit({ event: 'window', edge, tMs });
       },
     });
+    if (o.measure) {
+      // Read what is still on the rx ring when stopped (a stalled receiver may be behind): the
+      // stream counts cover every frame that arrived, the window's rx does not change.
+      const drainEnd = performance.now() + 100;
+      let empty = 0;
+      while (empty < 50 && performance.now() < drainEnd) empty = engine.burst(port, 0).rx === 0 ? empty + 1 : 0;
+    }
     engine.finish(port);
     // Let the last transmissions complete (bounded) so that the statistics are final.
     const drainEnd = performance.now() + 200;
@@ -107,7 +119,7 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const achievedPps = tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
     const generator = tx ? {
       ...(achievedPps !== undefined ? { achievedPps } : {}),
-      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate } : {}),
+      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate, rateMissedPackets: Math.round(missedAtEnd - missedAtStart) } : {}),
       ...(o.stamp ? { stream: { sentPerFlow: tx.sentPerFlow() } } : {}),
     } : {};
     const meter = engine instanceof RxOnlyEngine ? engine.meter : null;
