@@ -83,6 +83,8 @@ export class TxOnlyEngine implements Engine {
   private lastMs = -1;
   /** Frames of credit dropped at the cap: what the generator could not send in time. */
   missed = 0;
+  /** Completions so far (queued - completed: frames still on the tx ring or in flight). */
+  private completed = 0;
   /** Per-queue frame tables when lengths vary (imix) or frames are stamped; else null. */
   private frames: QueueFrames[] | null = null;
   private varyLength = false;
@@ -130,6 +132,7 @@ export class TxOnlyEngine implements Engine {
     this.credit = 0;
     this.lastMs = -1;
     this.missed = 0;
+    this.completed = 0;
     this.remaining = params.maxPackets ?? Infinity;
     this.queued = 0;
   }
@@ -143,6 +146,7 @@ export class TxOnlyEngine implements Engine {
     const q = port.queues[queue]!;
     const counts = this.counts;
     counts.tx = q.reclaim();
+    this.completed += counts.tx;
     const batch = this.batch;
     let want = this.remaining < batch.capacity ? this.remaining : batch.capacity;
     let nowMs = -1;
@@ -181,7 +185,9 @@ export class TxOnlyEngine implements Engine {
     if (this.lastMs < 0) this.lastMs = nowMs;
     let credit = this.credit + (nowMs - this.lastMs) * this.ppms;
     const waitMs = (want - credit) / this.ppms;
-    if (waitMs > SLEEP_ABOVE_MS) {
+    // Not while frames wait on the tx ring: in copy mode the kernel sends only inside a kick
+    // (reclaim kicks, a bounded batch each), so sleeping would hold them back.
+    if (waitMs > SLEEP_ABOVE_MS && this.queued === this.completed) {
       Atomics.wait(SLEEPER, 0, 0, Math.min(waitMs, SLEEP_MAX_MS));
       nowMs = performance.now();
       credit = this.credit + (nowMs - this.lastMs) * this.ppms;
