@@ -81,6 +81,7 @@ export class TxOnlyEngine implements Engine {
   private credit = 0;
   private creditCap = 0;
   private lastMs = -1;
+  private firstMs = -1;
   /** Frames of credit dropped at the cap: what the generator could not send in time. */
   missed = 0;
   /** Completions so far (queued - completed: frames still on the tx ring or in flight). */
@@ -131,6 +132,7 @@ export class TxOnlyEngine implements Engine {
     this.creditCap = 2 * params.batch;
     this.credit = 0;
     this.lastMs = -1;
+    this.firstMs = -1;
     this.missed = 0;
     this.completed = 0;
     this.remaining = params.maxPackets ?? Infinity;
@@ -180,9 +182,14 @@ export class TxOnlyEngine implements Engine {
     return counts;
   }
 
+  /** Paced: seconds from the pacer's first clock read to its last (0 unpaced). */
+  sendSeconds(): number {
+    return this.firstMs < 0 ? 0 : (this.lastMs - this.firstMs) / 1000;
+  }
+
   /** Adds the credit earned since the last read (capped); sleeps first if a burst is far off. */
   private pace(nowMs: number, want: number): number {
-    if (this.lastMs < 0) this.lastMs = nowMs;
+    if (this.lastMs < 0) { this.lastMs = nowMs; this.firstMs = nowMs; }
     let credit = this.credit + (nowMs - this.lastMs) * this.ppms;
     const waitMs = (want - credit) / this.ppms;
     // Not while frames wait on the tx ring: in copy mode the kernel sends only inside a kick

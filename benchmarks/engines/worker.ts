@@ -74,8 +74,6 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const tx = engine instanceof TxOnlyEngine ? engine : undefined;
     let queuedAtStart = 0;
     let queuedAtEnd = 0;
-    let missedAtStart = 0;
-    let missedAtEnd = 0;
     emit({ event: 'ready', pid: process.pid, mode: port.mode, zeroCopy: port.zeroCopy, txBudget });
     let atStart: PortStatistics | null = null;
     let atEnd: PortStatistics | null = null;
@@ -91,21 +89,23 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
       onSample: (s) => emit({ event: 'sample', ...s }),
       onWindow: (edge, tMs) => {
         // One getsockopt per queue at each edge of the window, none in between.
-        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); queuedAtStart = tx?.queued ?? 0; missedAtStart = tx?.missed ?? 0; return emit({ event: 'window', edge, tMs }); }
+        if (edge === 'start') { atStart = port.stats(); cpuAtStart = process.cpuUsage(); queuedAtStart = tx?.queued ?? 0; return emit({ event: 'window', edge, tMs }); }
         atEnd = port.stats();
         queuedAtEnd = tx?.queued ?? 0;
-        missedAtEnd = tx?.missed ?? 0;
         const used = process.cpuUsage(cpuAtStart);
         windowCpu = { userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 };
         emit({ event: 'window', edge, tMs });
       },
     });
     if (o.measure) {
-      // Read what is still on the rx ring when stopped (a stalled receiver may be behind): the
-      // stream counts cover every frame that arrived, the window's rx does not change.
-      const drainEnd = performance.now() + 100;
-      let empty = 0;
-      while (empty < 50 && performance.now() < drainEnd) empty = engine.burst(port, 0).rx === 0 ? empty + 1 : 0;
+      // Read what is still on the rx ring or on its way when stopped (a stalled receiver may be
+      // behind): until 20 ms pass without a frame, at most 300 ms. The stream counts cover every
+      // frame that arrived; the window's rx does not change.
+      const drainEnd = performance.now() + 300;
+      let lastFrame = performance.now();
+      for (let now = lastFrame; now - lastFrame < 20 && now < drainEnd; now = performance.now()) {
+        if (engine.burst(port, 0).rx > 0) lastFrame = now;
+      }
     }
     engine.finish(port);
     // Let the last transmissions complete (bounded) so that the statistics are final.
@@ -116,10 +116,14 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const stats = port.stats();
     // Pacing is judged on frames accepted by the tx ring (what the pacer controls), not on
     // completions, which trail them.
-    const achievedPps = tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
+    // Paced: everything sent over the pacer's elapsed send time (its credit starts at 0 at the
+    // first burst, so only the credit left at the end, at most two bursts, is unaccounted).
+    // Unpaced: the measured window.
+    const achievedPps = tx && o.rate !== undefined ? (tx.sendSeconds() > 0 ? tx.queued / tx.sendSeconds() : 0)
+      : tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
     const generator = tx ? {
       ...(achievedPps !== undefined ? { achievedPps } : {}),
-      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate, rateMissedPackets: Math.round(missedAtEnd - missedAtStart) } : {}),
+      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate, rateMissedPackets: Math.round(tx.missed), sendSeconds: tx.sendSeconds() } : {}),
       ...(o.stamp ? { stream: { sentPerFlow: tx.sentPerFlow() } } : {}),
     } : {};
     const meter = engine instanceof RxOnlyEngine ? engine.meter : null;

@@ -5,10 +5,10 @@
 //
 // The machine is shared: a generator that cannot keep up must say so (rateReached false, and
 // the credit it dropped in rateMissedPackets) rather than fail the test; what fails the test is
-// wrong pacing: above the target, or short of it with nothing missed. Credit is capped at two
-// bursts, so a window's count is exact to within two bursts (BURST: big enough to ride out short
-// scheduler stalls, small against a window's frames), and a point that stalled is tried again
-// (up to 3 times): a stall is the machine's, not the pacer's.
+// wrong pacing: above the target, or sent + missed not the target. Credit starts at 0 and is
+// capped at two bursts, so sent + missed = target x sendSeconds less at most two bursts (BURST:
+// big enough to ride out short scheduler stalls, small against a run's frames); a point that
+// stalled is tried again (up to 3 times): a stall is the machine's, not the pacer's.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
 const WORKER = fileURLToPath(new URL('../../dist/benchmarks/engines/worker.js', import.meta.url));
 const haveWorker = existsSync(WORKER);
-const BURST = 128;
+const BURST = 256;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Ok = Extract<WorkerResult, { ok: true }>;
@@ -78,7 +78,7 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
         expect(l.count).toBe(c.received);
         expect(l.minNs).toBeGreaterThan(0);
         expect(l.p50Ns).toBeLessThan(10e6);
-        expect(l.maxNs).toBeGreaterThanOrEqual(l.p999Ns);
+        expect(l.maxNs * 1.001).toBeGreaterThanOrEqual(l.p999Ns); // percentiles are bucket edges (3 digits)
         console.log(`${mode}: ${c.sent} sent, latency min ${(l.minNs / 1e3).toFixed(1)} us p50 ${(l.p50Ns / 1e3).toFixed(1)} us p99 ${(l.p99Ns / 1e3).toFixed(1)} us max ${(l.maxNs / 1e3).toFixed(0)} us`);
       }, 30_000);
 
@@ -86,7 +86,7 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
         const { gen, rx } = await pair(mode, { seconds: 1, rate: 20_000, burst: BURST, stamp: true, frameMix: 'imix' }, 4);
         const s = received(rx);
         const total = sent(gen).reduce((a, b) => a + b, 0);
-        expect(s.receivedPerFlow.reduce((a, b) => a + b, 0)).toBe(total);
+        expect({ received: s.receivedPerFlow.reduce((a, b) => a + b, 0), rxStats: rx.stats }).toMatchObject({ received: total });
         expect(Object.keys(s.frameBytes).sort()).toEqual(['1514', '566', '60']);
         const share = (b: number) => (s.frameBytes[String(b)] ?? 0) / total;
         const cycle = imixCycle();
@@ -99,15 +99,24 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
       }, 30_000);
 
       it('a low rate is kept: 20 kpps for 2 s gives 40k frames, +-1%', async () => {
-        let attempt = 0;
-        let r: Pair;
-        do r = await pair(mode, { seconds: 2, warmupMs: 0, rate: 20_000, burst: BURST, stamp: true });
-        while (r.gen.rateMissedPackets! > 0 && ++attempt < 3);
+        let attempt = 1;
+        let r = await pair(mode, { seconds: 2, warmupMs: 0, rate: 20_000, burst: BURST, stamp: true });
+        while (r.gen.rateMissedPackets! > 0 && attempt < 3) { attempt++; r = await pair(mode, { seconds: 2, warmupMs: 0, rate: 20_000, burst: BURST, stamp: true }); }
         const { gen, rx } = r;
         const total = sent(gen)[0]!;
         const got = received(rx).receivedPerFlow[0]!;
-        console.log(`${mode}: 20 kpps x 2 s (attempt ${attempt + 1}): sent ${total}, received ${got}, achieved ${gen.achievedPps?.toFixed(0)} pps in ${gen.seconds.toFixed(3)} s, missed ${gen.rateMissedPackets}`);
+        console.log(`${mode}: 20 kpps x 2 s (attempt ${attempt}): sent ${total}, received ${got}, achieved ${gen.achievedPps?.toFixed(0)} pps in ${gen.seconds.toFixed(3)} s, missed ${gen.rateMissedPackets}`);
         expect(gen.targetPps).toBe(20_000);
+        expect({ got, rxStats: rx.stats }).toMatchObject({ got: total });
+        const missed = gen.rateMissedPackets!;
+        // Books: sent + missed is 20 kpps x the send time, less at most two bursts of credit.
+        expect(total + missed).toBeLessThanOrEqual(20_000 * gen.sendSeconds! + 2);
+        expect(total + missed).toBeGreaterThanOrEqual(20_000 * gen.sendSeconds! - 2 * BURST - 2);
+        if (missed >= 400) {
+          // Three attempts stalled by the host: the result must say so rather than lie.
+          expect(gen.rateReached).toBe(false);
+          return;
+        }
         expect(Math.abs(total - 40_000)).toBeLessThanOrEqual(400);
         expect(Math.abs(got - 40_000)).toBeLessThanOrEqual(400);
         expect(Math.abs(gen.achievedPps! / 20_000 - 1)).toBeLessThan(0.01);
@@ -121,30 +130,36 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
         for (const fraction of [0.1, 0.5, 0.9]) {
           const target = Math.round(max * fraction);
           for (let attempt = 1; ; attempt++) {
-            const { gen, rx } = await pair(mode, { seconds: 1.5, rate: target, burst: BURST, stamp: true });
+            const { gen, rx } = await pair(mode, { seconds: 2, rate: target, burst: BURST, stamp: true });
             const achieved = gen.achievedPps!;
-            const missedPps = gen.rateMissedPackets! / gen.seconds;
+            const T = gen.sendSeconds!;
+            const missed = gen.rateMissedPackets!;
             const total = sent(gen)[0]!;
             const got = received(rx).receivedPerFlow[0]!;
-            const elapsed = gen.warmupSeconds + gen.seconds;
-            const overRun = got / elapsed;
-            // Two bursts of credit either way at the window's edges, as a fraction of the window.
-            const edge = (2 * BURST) / (target * gen.seconds);
-            lines.push(`${fraction * 100}% #${attempt}: target ${target} achieved ${achieved.toFixed(0)} (${((achieved / target - 1) * 100).toFixed(2)}%) missed ${missedPps.toFixed(0)} pps, rateReached ${gen.rateReached}; receiver ${overRun.toFixed(0)} pps over the run, lost ${total - got}`);
-            // On every attempt: never above the rate, and every frame of credit was either sent
-            // or reported missed (the pacer's books balance), and the flag tells the truth.
+            const overRun = got / T;
+            lines.push(`${fraction * 100}% #${attempt}: target ${target} achieved ${achieved.toFixed(0)} (${((achieved / target - 1) * 100).toFixed(2)}%) over ${T.toFixed(3)} s, missed ${missed}, rateReached ${gen.rateReached}; receiver ${overRun.toFixed(0)} pps, lost ${total - got}`);
+            // On every attempt: never above the rate; every frame of credit was sent or reported
+            // missed, less the credit left at the end (at most two bursts); the flag tells the truth.
             expect(gen.targetPps).toBe(target);
-            expect(achieved).toBeLessThanOrEqual(target * (1.01 + edge));
-            expect(Math.abs((achieved + missedPps) / target - 1)).toBeLessThan(0.01 + edge);
+            expect(total).toBe(Math.round(achieved * T));
+            expect(achieved).toBeLessThanOrEqual(target * 1.0001);
+            expect(total + missed).toBeLessThanOrEqual(target * T + 2);
+            expect(total + missed).toBeGreaterThanOrEqual(target * T - 2 * BURST - 2);
             expect(gen.rateReached).toBe(achieved >= 0.99 * target);
             expect(got).toBeLessThanOrEqual(total);
-            const within = Math.abs(achieved / target - 1) < 0.01 && Math.abs(overRun / target - 1) < 0.01;
+            // The receiver's count over time is judged only if its ring overflowed nowhere.
+            const rxDrops = Number(rx.stats.rxDropped ?? 0) + Number(rx.stats.rxRingFull ?? 0) + Number(rx.stats.rxFillRingEmpty ?? 0);
+            const rxOk = rxDrops > 0 || Math.abs(overRun / target - 1) < 0.01;
+            const within = Math.abs(achieved / target - 1) < 0.01 && rxOk;
             if (within || fraction >= 0.9) break;
             if (attempt === 3) {
               console.log(lines.join('\n  '));
-              // 10% and 50% must be kept (a stall may spoil two attempts, not three).
-              expect(Math.abs(achieved / target - 1)).toBeLessThan(0.01);
-              expect(Math.abs(overRun / target - 1)).toBeLessThan(0.01);
+              // 10% and 50% must be kept, unless the generator itself reported that the host
+              // stalled it (missed credit): then the books above are what can be checked.
+              if (missed < 0.01 * target * T) expect(Math.abs(achieved / target - 1)).toBeLessThan(0.01);
+              else expect(gen.rateReached).toBe(false);
+              if (rxDrops === 0 && total === got) expect(Math.abs(overRun / target - 1)).toBeLessThan(0.01 + missed / (target * T));
+              break;
             }
           }
         }
