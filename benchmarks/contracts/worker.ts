@@ -99,11 +99,21 @@ export const WorkerResultSchema = z.discriminatedUnion('ok', [
     windowStats: z.record(z.string(), z.number()),
     /** CPU time of the worker inside the window: user space (the engine) and the kernel. */
     windowCpu: z.object({ userSeconds: z.number(), systemSeconds: z.number() }).optional(),
-    /** txonly: frames accepted by the tx ring per second of the measured window. */
+    /**
+     * txonly: frames accepted by the tx ring per second: with rate, all of them over the
+     * pacer's elapsed send time (sendSeconds, warm-up included); without, over the window.
+     */
     achievedPps: z.number().optional(),
+    sendSeconds: z.number().optional(),
     /** txonly with rate: what was asked, and whether achievedPps came within 1% of it. */
     targetPps: z.number().optional(),
     rateReached: z.boolean().optional(),
+    /**
+     * txonly with rate: frames the pacer could not send in time over sendSeconds (credit it
+     * dropped at its two-burst cap while the process stalled or the ring was full). Sent plus
+     * missed is the target, to within two bursts: a shortfall with missed 0 is wrong pacing.
+     */
+    rateMissedPackets: z.number().optional(),
     /**
      * Stamped streams since the engine was prepared (warm-up included). Generator: frames
      * accepted by the tx ring, per flow. Receiver: stamped frames received per flow (duplicates

@@ -11,6 +11,15 @@ import { LatencyRecorder } from './latency-recorder.js';
 import { hasStamp, stampFlow, stampSeq, stampTimeNs, viewOf } from './stamp.js';
 import { StreamMeter } from './stream-meter.js';
 
+/**
+ * Measuring, after this many empty bursts the receiver sleeps in poll() (up to IDLE_WAIT_MS)
+ * instead of spinning: on a busy host a spinning receiver is preempted for whole time slices
+ * and frames wait on its ring (latencies of 100+ ms were seen), a sleeping one is woken when
+ * frames arrive.
+ */
+const IDLE_BURSTS = 64;
+const IDLE_WAIT_MS = 1;
+
 export class RxOnlyEngine implements Engine {
   readonly name = 'rxonly' as const;
   private batch = new FrameBatch(1);
@@ -20,6 +29,8 @@ export class RxOnlyEngine implements Engine {
   meter: StreamMeter | null = null;
   latency: LatencyRecorder | null = null;
   private views: DataView[] = [];
+  /** Consecutive empty bursts (measure: after IDLE_BURSTS of them, wait in poll()). */
+  private idle = 0;
 
   prepare(port: AfXdpPort, params: EngineParams): void {
     this.batch = new FrameBatch(params.batch);
@@ -27,6 +38,7 @@ export class RxOnlyEngine implements Engine {
     this.meter = params.measure ? new StreamMeter(params.flows ?? 1) : null;
     this.latency = params.measure ? new LatencyRecorder() : null;
     this.views = port.queues.map((q) => viewOf(q.umem.bytes));
+    this.idle = 0;
   }
 
   burst(port: AfXdpPort, queue: number): BurstCounts {
@@ -41,6 +53,10 @@ export class RxOnlyEngine implements Engine {
       }
       if (this.meter !== null) this.measure(this.views[queue]!, n);
       q.release(batch, 0, n);
+      this.idle = 0;
+    } else if (this.meter !== null && ++this.idle >= IDLE_BURSTS) {
+      q.waitReadable(IDLE_WAIT_MS);
+      this.idle = 0;
     }
     this.counts.rx = n;
     return this.counts;

@@ -8,7 +8,9 @@
 // back what did not fit. Only IMIX (lengths by address) and stamps (sequence, send time) add
 // per-frame work, and only when asked; FFI only for the kick.
 import { performance } from 'node:perf_hooks';
-import { FrameBatch, type AfXdpPort } from '../../native/index.js';
+import { FrameBatch, type AfXdpPort, type XskQueue } from '../../native/index.js';
+
+type Umem = XskQueue['umem'];
 import { imixCycle, type FrameMix } from '../contracts/traffic.js';
 import type { BurstCounts, Engine, EngineParams } from './engine.js';
 import { DEFAULT_FRAME, ETH_HEADER_BYTES, IPV4_HEADER_BYTES, buildUdpFrame, type UdpFrameSpec } from './frames.js';
@@ -19,6 +21,15 @@ import { STAMPED_FRAME_MIN_BYTES, viewOf, writeStampHeader, writeStampSend } fro
 const FCS_BYTES = 4;
 const TWO_32 = 2 ** 32;
 const UDP_CHECKSUM = ETH_HEADER_BYTES + IPV4_HEADER_BYTES + 6;
+/**
+ * Paced, with a full burst further away than this, the generator sleeps instead of spinning
+ * (for at most SLEEP_MAX_MS, so signals still get through). Why: on a busy host a spinning
+ * process is preempted for whole time slices (stalls of 10-100+ ms were seen with 2 cores and
+ * a load of 10), and credit beyond the cap is lost; a sleeping one is woken promptly.
+ */
+const SLEEP_ABOVE_MS = 0.5;
+const SLEEP_MAX_MS = 2;
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 /** Bytes handed to the device for UMEM frame `index` under `mix`. */
 export function frameBytesAt(mix: FrameMix, index: number, cycle: readonly number[] = imixCycle()): number {
@@ -50,8 +61,13 @@ export function writeTemplateEverywhere(port: AfXdpPort, spec: UdpFrameSpec, flo
   }
 }
 
-/** What per-frame work needs of one queue: frame index -> length and flow, and a view to stamp. */
-interface QueueFrames { shift: number; lens: Uint32Array; flowOf: Uint16Array; view: DataView }
+/**
+ * What per-frame work needs of one queue: frame index -> length and flow, a view to stamp, and
+ * the queue's frames in a FIFO. Why a FIFO: the UMEM's pool is a LIFO stack, so at a low rate
+ * the same few frames (one size, one flow) would go out again and again; taking every free
+ * frame into a FIFO sends each frame in turn, so sizes and flows follow the frame table.
+ */
+interface QueueFrames { shift: number; lens: Uint32Array; flowOf: Uint16Array; view: DataView; fifo: Uint32Array; head: number; tail: number }
 
 export class TxOnlyEngine implements Engine {
   readonly name = 'txonly' as const;
@@ -65,6 +81,11 @@ export class TxOnlyEngine implements Engine {
   private credit = 0;
   private creditCap = 0;
   private lastMs = -1;
+  private firstMs = -1;
+  /** Frames of credit dropped at the cap: what the generator could not send in time. */
+  missed = 0;
+  /** Completions so far (queued - completed: frames still on the tx ring or in flight). */
+  private completed = 0;
   /** Per-queue frame tables when lengths vary (imix) or frames are stamped; else null. */
   private frames: QueueFrames[] | null = null;
   private varyLength = false;
@@ -102,7 +123,7 @@ export class TxOnlyEngine implements Engine {
             view.setUint16(i * frameSize + UDP_CHECKSUM, 0); // "no checksum": the payload changes per send
           }
         }
-        return { shift: Math.log2(frameSize), lens, flowOf, view };
+        return { shift: Math.log2(frameSize), lens, flowOf, view, fifo: new Uint32Array(frameCount), head: 0, tail: 0 };
       });
     }
     this.ppms = params.rate !== undefined ? params.rate / 1000 : 0;
@@ -111,6 +132,9 @@ export class TxOnlyEngine implements Engine {
     this.creditCap = 2 * params.batch;
     this.credit = 0;
     this.lastMs = -1;
+    this.firstMs = -1;
+    this.missed = 0;
+    this.completed = 0;
     this.remaining = params.maxPackets ?? Infinity;
     this.queued = 0;
   }
@@ -124,33 +148,80 @@ export class TxOnlyEngine implements Engine {
     const q = port.queues[queue]!;
     const counts = this.counts;
     counts.tx = q.reclaim();
+    this.completed += counts.tx;
     const batch = this.batch;
     let want = this.remaining < batch.capacity ? this.remaining : batch.capacity;
     let nowMs = -1;
     if (this.ppms > 0) {
       // One clock read per burst; credit = elapsed * rate - queued, capped.
-      nowMs = performance.now();
-      if (this.lastMs < 0) this.lastMs = nowMs;
-      let credit = this.credit + (nowMs - this.lastMs) * this.ppms;
-      this.lastMs = nowMs;
-      if (credit > this.creditCap) credit = this.creditCap;
-      this.credit = credit;
-      if (credit < want) want = Math.floor(credit);
+      nowMs = this.pace(performance.now(), want);
+      if (this.credit < want) want = Math.floor(this.credit);
     }
-    if (want > 0 && q.allocate(batch, want) > 0) {
-      const n = batch.count;
-      const frames = this.frames;
-      if (frames !== null) this.perFrame(frames[queue]!, n, nowMs);
+    if (want <= 0) return counts;
+    const frames = this.frames;
+    if (frames === null) {
+      if (q.allocate(batch, want) > 0) {
+        const n = batch.count;
+        const sent = q.txBurst(batch);
+        if (sent < n) q.release(batch, sent, n);
+        this.account(sent);
+      }
+      return counts;
+    }
+    const f = frames[queue]!;
+    const n = this.takeInTurn(q.umem, f, want);
+    if (n > 0) {
+      this.perFrame(f, n, nowMs);
       const sent = q.txBurst(batch);
       if (sent < n) {
-        if (this.stamping) this.unsend(frames![queue]!, sent, n);
-        q.release(batch, sent, n);
+        if (this.stamping) this.unsend(f, sent, n);
+        f.head -= n - sent; // not sent: first in line again, in the same order
       }
-      this.queued += sent;
-      this.remaining -= sent;
-      this.credit -= sent;
+      this.account(sent);
     }
     return counts;
+  }
+
+  /** Paced: seconds from the pacer's first clock read to its last (0 unpaced). */
+  sendSeconds(): number {
+    return this.firstMs < 0 ? 0 : (this.lastMs - this.firstMs) / 1000;
+  }
+
+  /** Adds the credit earned since the last read (capped); sleeps first if a burst is far off. */
+  private pace(nowMs: number, want: number): number {
+    if (this.lastMs < 0) { this.lastMs = nowMs; this.firstMs = nowMs; }
+    let credit = this.credit + (nowMs - this.lastMs) * this.ppms;
+    const waitMs = (want - credit) / this.ppms;
+    // Not while frames wait on the tx ring: in copy mode the kernel sends only inside a kick
+    // (reclaim kicks, a bounded batch each), so sleeping would hold them back.
+    if (waitMs > SLEEP_ABOVE_MS && this.queued === this.completed) {
+      Atomics.wait(SLEEPER, 0, 0, Math.min(waitMs, SLEEP_MAX_MS));
+      nowMs = performance.now();
+      credit = this.credit + (nowMs - this.lastMs) * this.ppms;
+    }
+    this.lastMs = nowMs;
+    if (credit > this.creditCap) { this.missed += credit - this.creditCap; credit = this.creditCap; }
+    this.credit = credit;
+    return nowMs;
+  }
+
+  private account(sent: number): void {
+    this.queued += sent;
+    this.remaining -= sent;
+    this.credit -= sent;
+  }
+
+  /** Moves the pool's free frames (completions) to the FIFO's tail, takes up to `want` from its head. */
+  private takeInTurn(umem: Umem, f: QueueFrames, want: number): number {
+    const fifo = f.fifo;
+    const size = fifo.length;
+    while (umem.freeFrames > 0) fifo[f.tail++ % size] = umem.take();
+    const n = Math.min(want, f.tail - f.head);
+    const addr = this.batch.addr;
+    for (let i = 0; i < n; i++) addr[i] = fifo[(f.head + i) % size]!;
+    f.head += n;
+    this.batch.count = n;
+    return n;
   }
 
   /** Lengths by address (imix) and stamps (sequence per flow; one send time for the burst). */
@@ -179,7 +250,13 @@ export class TxOnlyEngine implements Engine {
     for (let i = from; i < to; i++) this.seq[f.flowOf[addr[i]! >>> f.shift]!]!--;
   }
 
-  finish(_port: AfXdpPort): void {
-    // Nothing held between bursts: unsent frames go back to the pool inside burst().
+  finish(port: AfXdpPort): void {
+    // Unsent frames go back inside burst(); frames waiting in a FIFO go back to their pool here.
+    const frames = this.frames;
+    if (frames === null) return;
+    port.queues.forEach((q, i) => {
+      const f = frames[i]!;
+      for (; f.head < f.tail; f.head++) q.umem.give(f.fifo[f.head % f.fifo.length]!);
+    });
   }
 }

@@ -83,6 +83,8 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,
+      // A paced burst may sleep (txonly.ts): read the clock after every one so the run ends on time.
+      ...(o.rate !== undefined ? { checkEvery: 1 } : {}),
       sampleMs: o.sampleMs,
       control,
       onSample: (s) => emit({ event: 'sample', ...s }),
@@ -96,6 +98,16 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
         emit({ event: 'window', edge, tMs });
       },
     });
+    if (o.measure) {
+      // Read what is still on the rx ring or on its way when stopped (a stalled receiver may be
+      // behind): until 20 ms pass without a frame, at most 300 ms. The stream counts cover every
+      // frame that arrived; the window's rx does not change.
+      const drainEnd = performance.now() + 300;
+      let lastFrame = performance.now();
+      for (let now = lastFrame; now - lastFrame < 20 && now < drainEnd; now = performance.now()) {
+        if (engine.burst(port, 0).rx > 0) lastFrame = now;
+      }
+    }
     engine.finish(port);
     // Let the last transmissions complete (bounded) so that the statistics are final.
     const drainEnd = performance.now() + 200;
@@ -105,10 +117,14 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     const stats = port.stats();
     // Pacing is judged on frames accepted by the tx ring (what the pacer controls), not on
     // completions, which trail them.
-    const achievedPps = tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
+    // Paced: everything sent over the pacer's elapsed send time (its credit starts at 0 at the
+    // first burst, so only the credit left at the end, at most two bursts, is unaccounted).
+    // Unpaced: the measured window.
+    const achievedPps = tx && o.rate !== undefined ? (tx.sendSeconds() > 0 ? tx.queued / tx.sendSeconds() : 0)
+      : tx && r.seconds > 0 ? (queuedAtEnd - queuedAtStart) / r.seconds : undefined;
     const generator = tx ? {
       ...(achievedPps !== undefined ? { achievedPps } : {}),
-      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate } : {}),
+      ...(o.rate !== undefined ? { targetPps: o.rate, rateReached: achievedPps !== undefined && achievedPps >= 0.99 * o.rate, rateMissedPackets: Math.round(tx.missed), sendSeconds: tx.sendSeconds() } : {}),
       ...(o.stamp ? { stream: { sentPerFlow: tx.sentPerFlow() } } : {}),
     } : {};
     const meter = engine instanceof RxOnlyEngine ? engine.meter : null;

@@ -16,6 +16,7 @@ import { ConsumerRing, ProducerRing, RingMemory, type RingOffsets } from './ring
 import { FrameBatch, Umem, type UmemGeometry } from './umem.js';
 
 const EBUSY = 16;
+const POLLIN = 1;
 /** How long a bind waits for a just-closed socket's queue to become free. */
 const BIND_BUSY_RETRY_MS = 500;
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
@@ -84,6 +85,7 @@ export class XskQueue {
   private readonly desc: { fill: Uint32Array; comp: Uint32Array; rx: Uint32Array; tx: Uint32Array };
   private readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txKickErrors: 0 };
   private closed = false;
+  private readonly pollFd = Buffer.alloc(8);
   /** SO_PREFER_BUSY_POLL is on: every rxBurst drives the device's NAPI with a recvfrom. */
   private readonly busyPoll: boolean;
 
@@ -241,6 +243,19 @@ export class XskQueue {
     this.refill(this.config.ringSize);
     if (n === 0 && !this.busyPoll && this.fillMem.needsWakeup()) libc().recvfrom(this.fd, null, 0, C.MSG_DONTWAIT, null, null);
     return n;
+  }
+
+  /**
+   * Sleeps in poll() until the rx ring has frames or `timeoutMs` passes (one FFI call). For
+   * receivers that would otherwise spin on an idle ring: a sleeping process is woken promptly by
+   * the kernel, a spinning one on a busy host waits for its next time slice.
+   */
+  waitReadable(timeoutMs: number): boolean {
+    const pfd = this.pollFd;
+    pfd.writeInt32LE(this.fd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    pfd.writeInt16LE(0, 6);
+    return libc().poll(pfd, 1, timeoutMs) > 0;
   }
 
   /** Gives frames back to the pool (after rxBurst, or unsent after txBurst). */
