@@ -10,7 +10,7 @@
 // window never began stamps them from when its VMs were ready.
 import { LabError, describeError } from '../contracts/errors.js';
 import type { Marker } from '../contracts/report.js';
-import type { TimelineStep } from '../contracts/scenario.js';
+import type { TimelineAction, TimelineStep } from '../contracts/scenario.js';
 import { parseNetdevArg, toQmpArguments } from '../qemu/netdev.js';
 import { qmpRefusal } from '../qemu/qmp-refusal.js';
 import type { QmpClient, QmpEvent } from '../qemu/qmp.js';
@@ -33,6 +33,18 @@ function short(v: unknown, max = 200): string | undefined {
 function netdevOf(v: GroupVm): { id: string; arguments: Record<string, unknown> } {
   const n = parseNetdevArg(v.spec.nic.netdev);
   return { id: n.id, arguments: toQmpArguments(n) };
+}
+
+/** What a step did: each QMP command it sent, with QEMU's answer or the error. */
+export interface StepOutcome {
+  vm: string;
+  ok: boolean;
+  commands: Array<{ command: string; arguments?: Record<string, unknown>; ok: boolean; result?: unknown; error?: string }>;
+}
+
+/** The marker name of an action that could not start (no such VM). */
+function actionName(a: TimelineAction): string {
+  return a.kind === 'qmp' ? a.command : a.kind === 'announce_self' ? 'announce-self' : a.kind === 'netdev_swap' ? 'netdev_del' : a.kind;
 }
 
 export interface TrialVmsOptions {
@@ -122,42 +134,70 @@ export class TrialVms {
     return list.map((c) => c.name).filter((n) => !qmpRefusal(n, undefined)).sort();
   }
 
-  /** One timeline step; a failure is a marker with ok:false and the trial goes on. */
+  /** One timeline step at its time; a failure is a marker with ok:false and the trial goes on. */
   private async runStep(step: TimelineStep): Promise<void> {
     if (this.closed) return;
-    const at = Date.now();
-    const a = step.action;
-    const name = a.kind === 'qmp' ? a.command : a.kind;
     let v: GroupVm | undefined;
     try {
       v = step.vm ? this.find(step.vm) : this.vms[0];
       if (!v) throw new LabError({ code: 'ENOVM', message: 'the trial has no VM now' });
-      const vm = v.vm.name;
-      switch (a.kind) {
-        case 'set_link': {
-          const args = { name: netdevOf(v).id, up: a.up };
-          await v.qmp.execute('set_link', args);
-          this.record(at, { kind: 'command', name, vm, source: 'timeline', ok: true, detail: short(args) });
-          return;
-        }
-        case 'netdev_swap': {
-          const n = netdevOf(v);
-          await v.qmp.execute('netdev_del', { id: n.id });
-          await v.qmp.execute('netdev_add', n.arguments);
-          this.record(at, { kind: 'command', name, vm, source: 'timeline', ok: true, detail: short({ netdev_del: { id: n.id }, netdev_add: n.arguments }) });
-          return;
-        }
-        case 'announce_self':
-          await v.qmp.execute('announce-self', ANNOUNCE_DEFAULTS);
-          this.record(at, { kind: 'command', name: 'announce-self', vm, source: 'timeline', ok: true, detail: short(ANNOUNCE_DEFAULTS) });
-          return;
-        case 'qmp':
-          await this.command(vm, a.command, a.arguments, 'timeline').catch(() => { /* its marker says why */ });
-          return;
-      }
     } catch (err) {
-      this.record(at, { kind: 'command', name: name === 'announce_self' ? 'announce-self' : name, ...(v ? { vm: v.vm.name } : {}), source: 'timeline', ok: false, detail: short(describeError(err)) });
+      this.record(Date.now(), { kind: 'command', name: actionName(step.action), ...(v ? { vm: v.vm.name } : {}), source: 'timeline', ok: false, detail: short(describeError(err)) });
+      return;
     }
+    await this.act(v, step.action, 'timeline');
+  }
+
+  /**
+   * A timeline action on one VM now, from the QMP panel (runStep) with source 'console': the
+   * same code path as a timeline step, the same markers. ENOVM when `vmName` is not one of the
+   * trial's VMs; a QMP failure is not thrown but is a marker with ok:false and in the outcome.
+   */
+  async step(vmName: string, action: TimelineAction, source: 'console' | 'timeline' = 'console'): Promise<StepOutcome> {
+    if (this.closed) throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: ${this.o.row} trial ${this.o.trial} has ended; its VMs are gone`, hint: 'runVms lists the VMs of the running trial' });
+    return this.act(this.find(vmName), action, source);
+  }
+
+  /** Carries out one action; every QMP command it sends is a marker (netdev_swap: netdev_del, then netdev_add). */
+  private async act(v: GroupVm, a: TimelineAction, source: 'console' | 'timeline'): Promise<StepOutcome> {
+    const vm = v.vm.name;
+    const commands: StepOutcome['commands'] = [];
+    // The console's refusals apply to a command the user wrote (qmp), not to xdplab's own
+    // arguments (netdev_swap re-adds the NIC's netdev as xdplab built it: script=no, sock-fds).
+    const send = async (command: string, args: Record<string, unknown> | undefined, user = false): Promise<boolean> => {
+      const at = Date.now();
+      try {
+        const refused = user ? qmpRefusal(command, args) : undefined;
+        if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}` });
+        const result = await v.qmp.execute(command, args);
+        this.record(at, { kind: 'command', name: command, vm, source, ok: true, ...(args ? { detail: short(args) } : {}) });
+        commands.push({ command, ...(args ? { arguments: args } : {}), ok: true, result });
+        return true;
+      } catch (err) {
+        const detail = describeError(err);
+        this.record(at, { kind: 'command', name: command, vm, source, ok: false, detail: short(detail) });
+        commands.push({ command, ...(args ? { arguments: args } : {}), ok: false, error: detail });
+        return false;
+      }
+    };
+    switch (a.kind) {
+      case 'set_link':
+        await send('set_link', { name: netdevOf(v).id, up: a.up });
+        break;
+      case 'netdev_swap': {
+        // The same backend with the same options, under the same id: the NIC's netdev as QEMU got it.
+        const n = netdevOf(v);
+        if (await send('netdev_del', { id: n.id })) await send('netdev_add', n.arguments);
+        break;
+      }
+      case 'announce_self':
+        await send('announce-self', ANNOUNCE_DEFAULTS);
+        break;
+      case 'qmp':
+        await send(a.command, a.arguments, true);
+        break;
+    }
+    return { vm, ok: commands.every((c) => c.ok), commands };
   }
 
   private record(at: number, m: Unstamped): void {
