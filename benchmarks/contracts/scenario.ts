@@ -32,10 +32,11 @@ const QmpName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP comma
 export const TimelineActionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('set_link'), up: z.boolean() }).strict(),
   /**
-   * netdev_del, then netdev_add of the same backend with the same options (a hot swap), each a
-   * marker. What QEMU (10.0) does with it: a netdev its NIC uses is deleted but not freed while
-   * the NIC holds it (the NIC's link goes down), so the add is not the NIC's (tap: EBUSY, user:
-   * its hostfwd port still bound) and the traffic stops; replacing the NIC too is not done here.
+   * netdev_del, then netdev_add of the same backend with the same options (a hot swap). QEMU
+   * keeps a netdev its NIC holds (netdev_del alone only takes the link down and the add fails:
+   * tap EBUSY, user's hostfwd port still bound), so the NIC is unplugged first (device_del until
+   * DEVICE_DELETED) and plugged again with the same MAC on the new netdev (device_add), and the
+   * guest gets its address back (guest-ip): each a marker.
    */
   z.object({ kind: z.literal('netdev_swap') }).strict(),
   z.object({ kind: z.literal('announce_self') }).strict(),

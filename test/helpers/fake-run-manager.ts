@@ -143,12 +143,15 @@ export class FakeRunManager implements RunManagerApi {
     return command === 'query-rx-filter' ? [{ name: 'n0', 'main-mac': '52:54:00:12:34:56' }] : {};
   }
 
-  /** A timeline action now, as the real TrialVms does it: one console marker per QMP command (netdev_swap: netdev_del, netdev_add). */
+  /** A timeline action now, as the real TrialVms does it: one console marker per command (netdev_swap: device_del, netdev_del, netdev_add, device_add, guest-ip). */
   async runStep(runId: string, vm: string, action: TimelineAction): Promise<{ vm: string; ok: boolean; commands: { command: string; arguments?: Record<string, unknown>; ok: boolean; result?: unknown }[] }> {
     const { run, v } = this.vmOf(runId, vm);
     const sends: { command: string; arguments?: Record<string, unknown> }[] =
       action.kind === 'set_link' ? [{ command: 'set_link', arguments: { name: 'n0', up: action.up } }]
-        : action.kind === 'netdev_swap' ? [{ command: 'netdev_del', arguments: { id: 'n0' } }, { command: 'netdev_add', arguments: { type: 'tap', id: 'n0', ifname: 'xl-fake00-tap', script: 'no', downscript: 'no' } }]
+        : action.kind === 'netdev_swap' ? [
+          { command: 'device_del', arguments: { id: '/machine/peripheral-anon/device[1]' } }, { command: 'netdev_del', arguments: { id: 'n0' } },
+          { command: 'netdev_add', arguments: { type: 'tap', id: 'n0', ifname: 'xl-fake00-tap', script: 'no', downscript: 'no' } },
+          { command: 'device_add', arguments: { driver: 'virtio-net-pci', netdev: 'n0', mac: '52:54:00:12:34:56' } }, { command: 'guest-ip', arguments: { mac: '52:54:00:12:34:56' } }]
           : action.kind === 'announce_self' ? [{ command: 'announce-self' }]
             : [{ command: action.command, ...(action.arguments ? { arguments: action.arguments } : {}) }];
     for (const c of sends) {

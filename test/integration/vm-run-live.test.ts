@@ -175,12 +175,14 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
   });
 
   describe('the QMP panel\'s hot swap (runStep netdev_swap) mid-transfer', () => {
-    // What QEMU 10 does, measured here: netdev_del of a netdev a NIC uses deletes it but cannot
-    // free it while the NIC holds it (the NIC's link goes down, its peer stays the deleted one),
-    // so netdev_add of the same backend under the same id is not the NIC's: over tap it fails
-    // (the old netdev still holds the tap: EBUSY). The traffic does not come back without
-    // replacing the NIC too (device_del/device_add), which this action does not do.
-    it.each(['tap', 'user'])('%s: netdev_del and netdev_add are console markers as QEMU answered; the samples show the NIC\'s traffic stop', async (backend) => {
+    // QEMU keeps a netdev its NIC holds (netdev_del alone only takes the NIC's link down, and a
+    // netdev_add of the same backend then fails: tap EBUSY, user's hostfwd port still bound), so
+    // the swap unplugs the NIC (device_del, DEVICE_DELETED), deletes and adds the netdev, plugs
+    // the NIC again with the same MAC, and the guest gives it back its address (guest-ip).
+    // Over tap the same TCP connection carries on (seen: 0 for one sample, then back within
+    // 0.5 s). Not asserted over user: a new slirp has none of the old one's connections (it is
+    // the host end of them), so iperf3's control connection closes and the trial fails.
+    it.each(['tap'])('%s: device_del, netdev_del, netdev_add, device_add, guest-ip are console markers, all ok; the NIC\'s traffic recovers', async (backend) => {
       const id = `${backend}/iperf3`;
       const rm = new RunManager(join(outDir, `swap-${backend}`));
       let runId = '';
@@ -190,24 +192,25 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
         if (swapped || e.sample.row !== id || e.sample.metrics.bitsPerSecond === undefined || e.sample.tMs < 2000) return;
         swapped = rm.runStep(runId, rm.runVms(runId).vms[0]!.name, { kind: 'netdev_swap' });
       });
-      const h = await rm.start({ tests: [], durationMs: 6000, warmupMs: 0, trials: 1, vm: { backends: [backend], tests: ['iperf3'] } }, { command: ['test'] });
+      const h = await rm.start({ tests: [], durationMs: 8000, warmupMs: 0, trials: 1, vm: { backends: [backend], tests: ['iperf3'] } }, { command: ['test'] });
       runId = h.runId;
       const report = await h.done;
       const outcome = await swapped as { ok: boolean; commands: { command: string; ok: boolean; error?: string }[] };
       const marks = report.markers.filter((m) => m.row === id && m.source === 'console');
-      expect(marks.map((m) => m.name)).toEqual(['netdev_del', 'netdev_add']);
-      expect(marks.map((m) => m.ok)).toEqual(outcome.commands.map((c) => c.ok));
-      expect(outcome.commands[0]).toMatchObject({ command: 'netdev_del', ok: true });
-      const swapAt = marks[0]!.tMs;
-      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined);
+      const swapAt = marks[0]?.tMs ?? 0;
+      const done = marks.at(-1)?.tMs ?? 0;
+      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined && s.tMs < 8000);
       const before = median(fwd.filter((s) => s.tMs >= 0 && s.tMs + s.intervalMs <= swapAt).map((s) => s.metrics.bitsPerSecond!));
-      const after = fwd.filter((s) => s.tMs >= swapAt + 500 && s.tMs < 6000).map((s) => s.metrics.bitsPerSecond!);
+      const after = fwd.filter((s) => s.tMs >= swapAt).map((s) => `${(s.tMs / 1000).toFixed(1)}s:${(s.metrics.bitsPerSecond! / 1e6).toFixed(1)}`);
       const row = report.rows[0]!;
-      console.log(`hot swap over ${backend}: ${outcome.commands.map((c) => `${c.command} ${c.ok ? 'ok' : `failed (${c.error})`}`).join(', ')}; before ${(before / 1e6).toFixed(1)} Mbit/s; after (every sample from swap + 0.5 s) ${after.map((b) => (b / 1e6).toFixed(2)).join(' ')}; row ${row.status}${row.reason ? ` (${row.reason.slice(0, 200)})` : ''}`);
+      console.log(`hot swap over ${backend}: ${marks.map((m) => `${m.name}@${m.tMs} ${m.ok ? 'ok' : `failed (${m.detail})`}`).join(', ')}; before ${(before / 1e6).toFixed(1)} Mbit/s; after (Mbit/s) ${after.join(' ')}; row ${row.status}${row.reason ? ` (${row.reason.slice(0, 200)})` : ''}`);
+      expect(outcome.commands.map((c) => [c.command, c.ok])).toEqual([['device_del', true], ['netdev_del', true], ['netdev_add', true], ['device_add', true], ['guest-ip', true]]);
+      expect(marks.map((m) => ({ name: m.name, ok: m.ok }))).toEqual(outcome.commands.map((c) => ({ name: c.command, ok: c.ok })));
       expect(before).toBeGreaterThan(1e6);
-      expect(after.length).toBeGreaterThan(0);
-      for (const b of after) expect(b).toBeLessThan(before * 0.05);
-      if (backend === 'tap') expect(outcome.commands[1]).toMatchObject({ ok: false, error: expect.stringMatching(/Device or resource busy/) });
+      // Traffic flows again once the guest has its address back (TCP's backoff may take a while).
+      const recovered = fwd.filter((s) => s.tMs >= done + 200).map((s) => s.metrics.bitsPerSecond!);
+      expect(Math.max(...recovered)).toBeGreaterThan(before * 0.1);
+      expect({ status: row.status, reason: row.reason }).toEqual({ status: 'ok', reason: undefined });
     }, 240_000);
   });
 

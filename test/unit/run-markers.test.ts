@@ -119,6 +119,44 @@ describe('TrialVms', () => {
     await expect(t.step('a', { kind: 'set_link', up: false })).rejects.toMatchObject({ code: 'ENOVM' });
   });
 
+  it('netdev_swap on a VM with its NIC: device_del (until DEVICE_DELETED), netdev_del, netdev_add, device_add of the same NIC, the guest\'s address back', async () => {
+    const markers: Marker[] = [];
+    const mac = '52:54:00:ab:cd:00';
+    const nicPath = '/machine/peripheral-anon/device[1]';
+    const a = fakeVm('xlvb-4-tap-a', (cmd, args) => {
+      if (cmd === 'qom-list') return [{ name: 'type', type: 'string' }, { name: 'device[0]', type: 'child<virtserialport>' }, { name: 'device[1]', type: 'child<virtio-net-pci>' }];
+      if (cmd === 'qom-get') return args?.path === nicPath ? mac : undefined;
+      if (cmd === 'device_del') setTimeout(() => a.qmp.emit('event', { event: 'DEVICE_DELETED', data: { path: nicPath } }), 20);
+      return {};
+    });
+    const guest: string[][] = [];
+    Object.assign(a.v.vm, {
+      commandLine: ['qemu-system-x86_64', '-netdev', 'tap,id=n0,ifname=xl-abcdef-tap,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=,mq=on,vectors=6`],
+      exec: async (cmd: string, args: string[]) => {
+        guest.push([cmd, ...args]);
+        const script = args[1] ?? '';
+        if (script.startsWith('n=$(')) return { exitCode: 0, stdout: '2: eth0    inet 192.0.2.2/24 scope global eth0\ndefault via 192.0.2.1\n', stderr: '' };
+        if (script.startsWith('for d in')) return { exitCode: 0, stdout: 'eth0\n', stderr: '' };
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    });
+    const t = new TrialVms({ row: 'tap/iperf3', backend: 'tap', trial: 0, timeline: [], marker: (m) => markers.push(m), vmsChanged: () => {} });
+    t.onVms([a.v]);
+    t.onWindow(Date.now());
+    const out = await t.step('a', { kind: 'netdev_swap' });
+    expect(out.commands.map((c) => [c.command, c.ok])).toEqual([['device_del', true], ['netdev_del', true], ['netdev_add', true], ['device_add', true], ['guest-ip', true]]);
+    expect(out.ok).toBe(true);
+    expect(markers.filter((m) => m.kind === 'command').map((m) => m.name)).toEqual(['device_del', 'netdev_del', 'netdev_add', 'device_add', 'guest-ip']);
+    expect(markers.filter((m) => m.kind === 'event').map((m) => m.name)).toEqual(['DEVICE_DELETED']);
+    expect(a.sent.filter((x) => x.cmd.startsWith('device_'))).toEqual([
+      { cmd: 'device_del', args: { id: nicPath } },
+      // The same NIC: its driver, netdev, MAC and properties, typed as QMP wants them.
+      { cmd: 'device_add', args: { driver: 'virtio-net-pci', netdev: 'n0', mac, romfile: '', mq: true, vectors: 6 } },
+    ]);
+    expect(guest.at(-1)).toEqual(['sh', '-c', 'ip link set dev eth0 up && ip addr add 192.0.2.2/24 dev eth0 && ip route add default via 192.0.2.1 dev eth0']);
+    t.close();
+  });
+
   it('a trial whose window never began stamps its markers from when its VMs were ready; close cancels the timeline', async () => {
     const markers: Marker[] = [];
     const a = fakeVm('xlvb-2-user-a');
