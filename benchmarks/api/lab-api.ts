@@ -2,7 +2,7 @@
 // with inferred types. Both transports (Electron IPC and the web mode's WebSocket) validate
 // every message against these; the renderer imports only the types.
 import { z } from 'zod';
-import { ScenarioSchema } from '../contracts/scenario.js';
+import { ScenarioSchema, TimelineActionSchema } from '../contracts/scenario.js';
 import { MarkerSchema, ReportSchema, SampleSchema } from '../contracts/report.js';
 import { VM_TESTS } from '../contracts/vocabulary.js';
 import { PlanSchema } from '../contracts/plan.js';
@@ -90,6 +90,19 @@ export const Commands = {
   runQmp: {
     args: z.object({ runId: Id, vm: Id, command: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP command name'), arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
     result: z.unknown(),
+  },
+  /**
+   * A timeline action (the scenario's TimelineStep action: set_link, netdev_swap, announce_self,
+   * qmp) on a VM of a running run's trial, now: carried out exactly as a timeline step, each QMP
+   * command it sends a marker with source 'console'. A QMP failure is an outcome with ok false
+   * (and a failed marker), not an error; a VM that is not the trial's is ENOVM.
+   */
+  runStep: {
+    args: z.object({ runId: Id, vm: Id, action: TimelineActionSchema }).strict(),
+    result: z.object({
+      vm: z.string(), ok: z.boolean(),
+      commands: z.array(z.object({ command: z.string(), arguments: z.record(z.string(), z.unknown()).optional(), ok: z.boolean(), result: z.unknown().optional(), error: z.string().optional() })),
+    }),
   },
   /** The QMP command names a run's VM accepts, for completion. */
   runQmpCommands: {

@@ -13,6 +13,8 @@ export const PlanSchema = z.object({
   /** The boot time the estimate assumes: measured on this machine when known. */
   bootMs: z.number(),
   bootMeasured: z.boolean(),
+  /** Where bootMs comes from, in words: the measured boots of which QEMU, or the assumption. */
+  bootBasis: z.string().optional(),
   estimatedMs: z.number(),
 });
 export type Plan = z.infer<typeof PlanSchema>;

@@ -33,6 +33,25 @@ export const VmRowsSchema = z.object({
 const QmpName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a QMP command name');
 
 /**
+ * A QMP action on a VM of a running VM trial: what a timeline step does at its time, and what
+ * the Live page's QMP panel does at once (runStep), carried out by one code path (TrialVms).
+ */
+export const TimelineActionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('set_link'), up: z.boolean() }).strict(),
+  /**
+   * netdev_del, then netdev_add of the same backend with the same options (a hot swap). QEMU
+   * keeps a netdev its NIC holds (netdev_del alone only takes the link down and the add fails:
+   * tap EBUSY, user's hostfwd port still bound), so the NIC is unplugged first (device_del until
+   * DEVICE_DELETED) and plugged again with the same MAC on the new netdev (device_add), and the
+   * guest gets its address back (guest-ip): each a marker.
+   */
+  z.object({ kind: z.literal('netdev_swap') }).strict(),
+  z.object({ kind: z.literal('announce_self') }).strict(),
+  z.object({ kind: z.literal('qmp'), command: QmpName, arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
+]);
+export type TimelineAction = z.infer<typeof TimelineActionSchema>;
+
+/**
  * One step of a scenario's timeline: a QMP action on a VM of each VM row it names, `atMs` after
  * the trial's measured window began (the samples' time axis). A step that fails is a marker
  * with its error; the run goes on.
@@ -43,13 +62,7 @@ export const TimelineStepSchema = z.object({
   rows: z.array(z.string().min(1)).min(1).optional(),
   /** The VM of the row's group (default: the first, whose NIC is the backend under test). */
   vm: z.string().min(1).optional(),
-  action: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('set_link'), up: z.boolean() }).strict(),
-    /** netdev_del, then netdev_add of the same backend with the same options (a hot swap). */
-    z.object({ kind: z.literal('netdev_swap') }).strict(),
-    z.object({ kind: z.literal('announce_self') }).strict(),
-    z.object({ kind: z.literal('qmp'), command: QmpName, arguments: z.record(z.string(), z.unknown()).optional() }).strict(),
-  ]),
+  action: TimelineActionSchema,
 }).strict();
 export type TimelineStep = z.infer<typeof TimelineStepSchema>;
 

@@ -8,6 +8,15 @@ export function labStateDir(): string {
   return process.env.XDPLAB_STATE_DIR ?? (process.getuid?.() === 0 ? '/run/xdplab/labs' : join(process.env.XDG_RUNTIME_DIR ?? '/tmp', 'xdplab', 'labs'));
 }
 
+/**
+ * Where the lab keeps what it measured and remembers across runs (the boot time of each QEMU),
+ * inside the state dir: a directory, so the sweep (which reads the state dir's *.json files as
+ * labs) never takes a cache file for a lab.
+ */
+export function labCacheDir(stateDir = labStateDir()): string {
+  return join(stateDir, 'cache');
+}
+
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }

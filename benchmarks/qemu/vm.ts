@@ -22,6 +22,7 @@ import { accelArgs, accelFor, type Accel, type AccelChoice } from './accel.js';
 import { dataDirArgs, dataDirsFor, resolveQemuBinary } from './capabilities.js';
 import { AGENT_PORT_NAME } from './guest/agent.js';
 import { READY_MARKER } from './guest/init.js';
+import { recordBoot } from './boot-times.js';
 
 export type NicModel = 'virtio-net-pci' | 'e1000' | (string & {});
 
@@ -358,6 +359,8 @@ export class Vm {
       throw err;
     }
     progress(`${p.name} ready in ${vm.bootMs} ms`);
+    // The guest reached userspace: its boot time feeds the plans' estimates (qemu/boot-times.ts).
+    recordBoot(p.binary, p.accel.accel, vm.bootMs);
     return vm;
   }
 

@@ -34,7 +34,7 @@ export function qemuTools(caps: QemuCapabilities): Record<string, string> {
  * frames at the guest's NIC (headers included), a little above iperf3's goodput.
  */
 export const LIVE_SOURCE: Record<VmTestName, string> = {
-  iperf3: 'guest-nic: the server guest\'s /proc/net/dev via the guest agent every 0.4 s (rx forward, tx reverse)',
+  iperf3: 'guest-nic: the server guest\'s /proc/net/dev via the guest agent every 0.4 s (rx forward, tx reverse; with --parallel, the sum of the streams)',
   txonly: 'host-tap: frames QEMU read from the tap (af-xdp: arriving at the veth end), /sys counters every 0.5 s at most',
   rxonly: 'xdplab-rxonly: the rxonly worker\'s counters every 0.5 s at most',
 };
@@ -86,7 +86,7 @@ export async function vmTrialContext(ctx: TrialContext, p: VmParams): Promise<Vm
   ctx.noteTool('guest-kernel', image.manifest.kernelRelease);
   return {
     lab: ctx.lab, qemuBinary: p.qemu, image, backend: p.backend, test: p.test, rowId: ctx.row.id, trial: ctx.trial,
-    durationMs: ctx.scenario.durationMs, warmupMs: 0, frameBytes: 64, mode: 'native', nicModel: ctx.scenario.vm?.nicModel ?? 'virtio-net-pci',
+    durationMs: ctx.scenario.durationMs, warmupMs: 0, parallel: ctx.scenario.parallel, frameBytes: 64, mode: 'native', nicModel: ctx.scenario.vm?.nicModel ?? 'virtio-net-pci',
     sample: (x) => ctx.sample(x), progress: (message) => ctx.phase('measure', message), stopSignal: ctx.stopSignal,
     ...(ctx.vms ? { onQmp: ctx.vms.onQmp, onVms: ctx.vms.onVms, onWindow: ctx.vms.onWindow } : {}),
   };

@@ -3,6 +3,7 @@
 import type { CommandResult, EventPayload } from '../api/lab-api.js';
 import type { Plan } from '../contracts/plan.js';
 import type { Report } from '../contracts/report.js';
+import type { TimelineAction } from '../contracts/scenario.js';
 
 export interface RunSummary { runId: string; createdAt: string; status: string; command: string[]; rows: number; dir: string }
 
@@ -20,8 +21,12 @@ export interface RunEvents {
 export interface RunManagerApi {
   /** Validates (LabError naming the field on bad input) and starts a run in the background. */
   start(scenario: Record<string, unknown>, options?: { quick?: boolean; command?: string[] }): Promise<StartedRun>;
-  /** What start would run, validated the same way, before anything starts (bootMs: measured, if known). */
-  plan(scenario: Record<string, unknown>, options?: { quick?: boolean; bootMs?: number }): Promise<Plan>;
+  /**
+   * What start would run, validated the same way, before anything starts. Its boot time: bootMs
+   * when given, else the QEMU's boots cached in the state dir (stateDir, default labStateDir()),
+   * else an assumption; the plan says which (bootMeasured, bootBasis).
+   */
+  plan(scenario: Record<string, unknown>, options?: { quick?: boolean; bootMs?: number; stateDir?: string }): Promise<Plan>;
   /** Stops a running run; its report says it was stopped. Resolves false if it was not running. */
   stop(runId: string): Promise<boolean>;
   /** Runs found in the reports directory, newest first. */
@@ -34,6 +39,8 @@ export interface RunManagerApi {
   runVms(runId: string): CommandResult<'runVms'>;
   /** A QMP command on one of those VMs (the console's refusals apply); recorded as a marker. */
   runQmp(runId: string, vm: string, command: string, args?: Record<string, unknown>): Promise<unknown>;
+  /** A timeline action (set_link, netdev_swap, ...) on one of those VMs now, carried out and recorded (markers, source console) as a timeline step is. */
+  runStep(runId: string, vm: string, action: TimelineAction): Promise<CommandResult<'runStep'>>;
   /** The QMP command names such a VM accepts, for completion. */
   runQmpCommands(runId: string, vm: string): Promise<string[]>;
   on<E extends keyof RunEvents>(event: E, listener: (payload: RunEvents[E]) => void): () => void;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, describeError, parseOrThrow } from '../contracts/errors.js';
 import { REPORT_SCHEMA_VERSION, ReportSchema, type Report, type Row, type Sample } from '../contracts/report.js';
-import { QUICK, resolveScenario, type Scenario } from '../contracts/scenario.js';
+import { QUICK, resolveScenario, type Scenario, type TimelineAction } from '../contracts/scenario.js';
 import { HelperClient } from '../helper/client.js';
 import { Lab } from '../lab/lab.js';
 import { otherCpu, processTree, procTimes, waitForQuiet } from '../lab/quiet-machine.js';
@@ -24,10 +24,12 @@ import { commandLinesOf } from '../vmbench/trial-error.js';
 import type { CommandResult } from '../api/lab-api.js';
 import type { Plan } from '../contracts/plan.js';
 import { backendInfo } from '../qemu/backends.js';
+import { measuredBoot, type MeasuredBoot } from '../qemu/boot-times.js';
+import { resolveQemuBinary } from '../qemu/capabilities.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from './run-manager-api.js';
 import { RunTopologies } from './run-topologies.js';
 import { trialSteps } from './trial-order.js';
-import { TrialVms } from './trial-vms.js';
+import { TrialVms, type StepOutcome } from './trial-vms.js';
 
 /** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
 function finiteOnly(metrics: Record<string, number>): Record<string, number> {
@@ -273,18 +275,27 @@ export class RunManager implements RunManagerApi {
     }
   }
 
-  async plan(partial: Record<string, unknown>, options: { quick?: boolean; bootMs?: number } = {}): Promise<Plan> {
+  async plan(partial: Record<string, unknown>, options: { quick?: boolean; bootMs?: number; stateDir?: string } = {}): Promise<Plan> {
     const s = resolveScenario({ ...(options.quick ? QUICK : {}), ...partial });
     const rows = await planRows(s);
     const runnable = rows.filter((r) => !r.unavailable);
     const vmsPerTrial = (r: PlannedRow) => (r.backend ? (r.test === 'iperf3' && isGuestPair(r.backend) ? 2 : 1) : 0);
     const vmBoots = runnable.reduce((n, r) => n + vmsPerTrial(r) * s.trials, 0);
-    const bootMs = options.bootMs ?? TCG_BOOT_MS;
+    // The boot time: the caller's measurement, else this QEMU's boots cached in the state dir
+    // (every VM that reaches userspace records one), else the assumption.
+    let measured: MeasuredBoot | undefined;
+    if (options.bootMs === undefined && s.vm) {
+      try { measured = measuredBoot(resolveQemuBinary(s.vm.qemu).realPath, options.stateDir); } catch { /* no QEMU: its rows say so */ }
+    }
+    const bootMs = options.bootMs ?? measured?.bootMs ?? TCG_BOOT_MS;
+    const bootBasis = options.bootMs !== undefined ? 'measured: the VMs started in this session'
+      : measured ? `measured: median of the last ${measured.boots} boot${measured.boots === 1 ? '' : 's'} of ${measured.path} (${measured.accel}) here`
+        : `assumed: ${TCG_BOOT_MS / 1000} s (TCG on this class of machine); no VM of this QEMU has booted here yet`;
     // Per trial: setup and teardown, the warm-up and the window (VM iperf3: both directions), the boot.
     const trialMs = (r: PlannedRow) => TRIAL_OVERHEAD_MS + s.warmupMs + s.durationMs * (r.backend && r.test === 'iperf3' ? 2 : 1) + (r.backend ? bootMs : 0);
     return {
       rows: rows.map((r) => ({ id: r.id, kind: r.kind, test: r.test, tool: r.tool, mode: r.mode, ...(r.backend ? { backend: r.backend } : {}), ...(r.unavailable ? { unavailable: r.unavailable } : {}) })),
-      trials: s.trials, vmBoots, bootMs, bootMeasured: options.bootMs !== undefined,
+      trials: s.trials, vmBoots, bootMs, bootMeasured: options.bootMs !== undefined || measured !== undefined, bootBasis,
       estimatedMs: runnable.reduce((n, r) => n + trialMs(r) * s.trials, 0),
     };
   }
@@ -306,6 +317,11 @@ export class RunManager implements RunManagerApi {
 
   async runQmp(runId: string, vm: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
     return this.trialVms(runId, vm).command(vm, command, args, 'console');
+  }
+
+  /** A timeline action on a VM of the running trial now (the QMP panel's buttons), as a timeline step does it; source 'console'. */
+  async runStep(runId: string, vm: string, action: TimelineAction): Promise<StepOutcome> {
+    return this.trialVms(runId, vm).step(vm, action, 'console');
   }
 
   async runQmpCommands(runId: string, vm: string): Promise<string[]> {

@@ -10,7 +10,7 @@
 // window never began stamps them from when its VMs were ready.
 import { LabError, describeError } from '../contracts/errors.js';
 import type { Marker } from '../contracts/report.js';
-import type { TimelineStep } from '../contracts/scenario.js';
+import type { TimelineAction, TimelineStep } from '../contracts/scenario.js';
 import { parseNetdevArg, toQmpArguments } from '../qemu/netdev.js';
 import { qmpRefusal } from '../qemu/qmp-refusal.js';
 import type { QmpClient, QmpEvent } from '../qemu/qmp.js';
@@ -33,6 +33,91 @@ function short(v: unknown, max = 200): string | undefined {
 function netdevOf(v: GroupVm): { id: string; arguments: Record<string, unknown> } {
   const n = parseNetdevArg(v.spec.nic.netdev);
   return { id: n.id, arguments: toQmpArguments(n) };
+}
+
+/** What a step did: each QMP command it sent, with QEMU's answer or the error. */
+export interface StepOutcome {
+  vm: string;
+  ok: boolean;
+  commands: Array<{ command: string; arguments?: Record<string, unknown>; ok: boolean; result?: unknown; error?: string }>;
+}
+
+/** The marker name of an action that could not start (no such VM). */
+function actionName(a: TimelineAction): string {
+  return a.kind === 'qmp' ? a.command : a.kind === 'announce_self' ? 'announce-self' : a.kind === 'netdev_swap' ? 'netdev_del' : a.kind;
+}
+
+/** The NIC on netdev `id`: its QOM path (device_del) and its device_add arguments, from QEMU's command line. */
+async function nicDevice(v: GroupVm, id: string): Promise<{ path: string; mac: string; device: Record<string, unknown> } | undefined> {
+  const arg = v.vm.commandLine?.find((a) => a.split(',').includes(`netdev=${id}`));
+  if (!arg) return undefined;
+  const [driver, ...props] = arg.split(',');
+  const device: Record<string, unknown> = { driver };
+  for (const p of props) {
+    const eq = p.indexOf('=');
+    const key = eq < 0 ? p : p.slice(0, eq);
+    const value = eq < 0 ? 'on' : p.slice(eq + 1);
+    // QMP's device_add takes typed values: on/off as booleans, numbers as numbers.
+    device[key] = value === 'on' ? true : value === 'off' ? false : /^\d+$/.test(value) && key !== 'mac' ? Number(value) : value;
+  }
+  const mac = typeof device.mac === 'string' ? device.mac : undefined;
+  if (!mac) return undefined;
+  let list: unknown;
+  try { list = await v.qmp.execute('qom-list', { path: '/machine/peripheral-anon' }); } catch { return undefined; }
+  if (!Array.isArray(list)) return undefined;
+  for (const c of list) {
+    if (!c || typeof c !== 'object' || typeof c.name !== 'string' || c.type !== `child<${driver}>`) continue;
+    const path = `/machine/peripheral-anon/${c.name}`;
+    const got: unknown = await v.qmp.execute('qom-get', { path, property: 'mac' }).catch(() => undefined);
+    if (got === mac) return { path, mac, device };
+  }
+  return undefined;
+}
+
+/** Resolves true when QEMU says the device at `path` is gone (DEVICE_DELETED), false after `ms`. */
+function deviceDeleted(qmp: GroupVm['qmp'], path: string, ms: number): { done: Promise<boolean>; cancel(): void } {
+  let finish: (ok: boolean) => void = () => {};
+  const done = new Promise<boolean>((resolve) => { finish = resolve; });
+  const onEvent = (e: { event: string; data?: unknown }) => {
+    const d = e.data && typeof e.data === 'object' && 'path' in e.data ? e.data.path : undefined;
+    if (e.event === 'DEVICE_DELETED' && d === path) end(true);
+  };
+  const timer = setTimeout(() => end(false), ms);
+  const end = (ok: boolean) => { clearTimeout(timer); qmp.off('event', onEvent); finish(ok); };
+  qmp.on('event', onEvent);
+  return { done, cancel: () => end(false) };
+}
+
+/** Finds the guest interface with `mac` (a POSIX sh script through the guest agent). */
+const FIND_IF = 'for d in /sys/class/net/*; do [ "$(cat "$d/address" 2>/dev/null)" = "$1" ] && { echo "${d##*/}"; exit 0; }; done; exit 1';
+
+interface GuestNet { addresses: string[]; gateway?: string }
+
+/** The guest's IPv4 addresses on the NIC with `mac`, and its default route through it. */
+async function guestConfig(v: GroupVm, mac: string): Promise<GuestNet> {
+  const r = await v.vm.exec('sh', ['-c', `n=$(${FIND_IF.replace(/"\$1"/g, '"$0"')}) || exit 1; ip -4 -o addr show dev "$n"; ip route show default dev "$n"`, mac], { timeoutMs: 5000 });
+  if (r.exitCode !== 0) throw new LabError({ code: 'EGUEST', message: `the guest has no interface with MAC ${mac}` });
+  const addresses = [...r.stdout.matchAll(/\binet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((m) => m[1]!);
+  const gateway = /default via (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+  return { addresses, ...(gateway ? { gateway } : {}) };
+}
+
+/** The new NIC in the guest: waits (up to 10 s) for it, brings it up with the old addresses and route. */
+async function guestRestore(v: GroupVm, mac: string, net: GuestNet | undefined): Promise<{ ifname: string } & GuestNet> {
+  const addresses = net?.addresses.length ? net.addresses : v.spec.nic.ip ? [v.spec.nic.ip] : [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await v.vm.exec('sh', ['-c', FIND_IF.replace(/"\$1"/g, '"$0"'), mac], { timeoutMs: 5000 });
+    const ifname = r.stdout.trim();
+    if (r.exitCode === 0 && /^[\w.-]+$/.test(ifname)) {
+      const cmds = [`ip link set dev ${ifname} up`, ...addresses.map((a) => `ip addr add ${a} dev ${ifname}`), ...(net?.gateway ? [`ip route add default via ${net.gateway} dev ${ifname}`] : [])];
+      const set = await v.vm.exec('sh', ['-c', cmds.join(' && ')], { timeoutMs: 5000 });
+      if (set.exitCode !== 0) throw new LabError({ code: 'EGUEST', message: `guest: ${cmds.join('; ')}: ${set.stderr.trim() || `exit ${set.exitCode}`}` });
+      return { ifname, addresses, ...(net?.gateway ? { gateway: net.gateway } : {}) };
+    }
+    if (Date.now() > deadline) throw new LabError({ code: 'EGUEST', message: `the guest shows no interface with MAC ${mac} 10 s after device_add` });
+    await new Promise((res) => setTimeout(res, 200));
+  }
 }
 
 export interface TrialVmsOptions {
@@ -122,42 +207,97 @@ export class TrialVms {
     return list.map((c) => c.name).filter((n) => !qmpRefusal(n, undefined)).sort();
   }
 
-  /** One timeline step; a failure is a marker with ok:false and the trial goes on. */
+  /** One timeline step at its time; a failure is a marker with ok:false and the trial goes on. */
   private async runStep(step: TimelineStep): Promise<void> {
     if (this.closed) return;
-    const at = Date.now();
-    const a = step.action;
-    const name = a.kind === 'qmp' ? a.command : a.kind;
     let v: GroupVm | undefined;
     try {
       v = step.vm ? this.find(step.vm) : this.vms[0];
       if (!v) throw new LabError({ code: 'ENOVM', message: 'the trial has no VM now' });
-      const vm = v.vm.name;
-      switch (a.kind) {
-        case 'set_link': {
-          const args = { name: netdevOf(v).id, up: a.up };
-          await v.qmp.execute('set_link', args);
-          this.record(at, { kind: 'command', name, vm, source: 'timeline', ok: true, detail: short(args) });
-          return;
-        }
-        case 'netdev_swap': {
-          const n = netdevOf(v);
-          await v.qmp.execute('netdev_del', { id: n.id });
-          await v.qmp.execute('netdev_add', n.arguments);
-          this.record(at, { kind: 'command', name, vm, source: 'timeline', ok: true, detail: short({ netdev_del: { id: n.id }, netdev_add: n.arguments }) });
-          return;
-        }
-        case 'announce_self':
-          await v.qmp.execute('announce-self', ANNOUNCE_DEFAULTS);
-          this.record(at, { kind: 'command', name: 'announce-self', vm, source: 'timeline', ok: true, detail: short(ANNOUNCE_DEFAULTS) });
-          return;
-        case 'qmp':
-          await this.command(vm, a.command, a.arguments, 'timeline').catch(() => { /* its marker says why */ });
-          return;
-      }
     } catch (err) {
-      this.record(at, { kind: 'command', name: name === 'announce_self' ? 'announce-self' : name, ...(v ? { vm: v.vm.name } : {}), source: 'timeline', ok: false, detail: short(describeError(err)) });
+      this.record(Date.now(), { kind: 'command', name: actionName(step.action), ...(v ? { vm: v.vm.name } : {}), source: 'timeline', ok: false, detail: short(describeError(err)) });
+      return;
     }
+    await this.act(v, step.action, 'timeline');
+  }
+
+  /**
+   * A timeline action on one VM now, from the QMP panel (runStep) with source 'console': the
+   * same code path as a timeline step, the same markers. ENOVM when `vmName` is not one of the
+   * trial's VMs; a QMP failure is not thrown but is a marker with ok:false and in the outcome.
+   */
+  async step(vmName: string, action: TimelineAction, source: 'console' | 'timeline' = 'console'): Promise<StepOutcome> {
+    if (this.closed) throw new LabError({ code: 'ENOVM', field: 'vm', message: `vm: ${this.o.row} trial ${this.o.trial} has ended; its VMs are gone`, hint: 'runVms lists the VMs of the running trial' });
+    return this.act(this.find(vmName), action, source);
+  }
+
+  /** Carries out one action; every QMP command it sends is a marker (netdev_swap: netdev_del, then netdev_add). */
+  private async act(v: GroupVm, a: TimelineAction, source: 'console' | 'timeline'): Promise<StepOutcome> {
+    const vm = v.vm.name;
+    const commands: StepOutcome['commands'] = [];
+    // The console's refusals apply to a command the user wrote (qmp), not to xdplab's own
+    // arguments (netdev_swap re-adds the NIC's netdev as xdplab built it: script=no, sock-fds).
+    const send = async (command: string, args: Record<string, unknown> | undefined, user = false): Promise<boolean> => {
+      const at = Date.now();
+      try {
+        const refused = user ? qmpRefusal(command, args) : undefined;
+        if (refused) throw new LabError({ code: 'EREFUSED', field: 'command', message: `command: ${refused}` });
+        const result = await v.qmp.execute(command, args);
+        this.record(at, { kind: 'command', name: command, vm, source, ok: true, ...(args ? { detail: short(args) } : {}) });
+        commands.push({ command, ...(args ? { arguments: args } : {}), ok: true, result });
+        return true;
+      } catch (err) {
+        const detail = describeError(err);
+        this.record(at, { kind: 'command', name: command, vm, source, ok: false, detail: short(detail) });
+        commands.push({ command, ...(args ? { arguments: args } : {}), ok: false, error: detail });
+        return false;
+      }
+    };
+    switch (a.kind) {
+      case 'set_link':
+        await send('set_link', { name: netdevOf(v).id, up: a.up });
+        break;
+      case 'netdev_swap': {
+        // The same backend with the same options, under the same id: the NIC's netdev as QEMU got
+        // it. QEMU keeps a netdev its NIC holds (netdev_del only takes the NIC's link down; the
+        // add then fails: tap EBUSY, user's hostfwd port taken), so the NIC is unplugged first
+        // and plugged again on the new netdev, and the guest gives it back its address.
+        const n = netdevOf(v);
+        const nic = await nicDevice(v, n.id);
+        if (!nic) {
+          if (await send('netdev_del', { id: n.id })) await send('netdev_add', n.arguments);
+          break;
+        }
+        const guest = await guestConfig(v, nic.mac).catch(() => undefined);
+        const gone = deviceDeleted(v.qmp, nic.path, 15_000);
+        if (!(await send('device_del', { id: nic.path }))) { gone.cancel(); break; }
+        if (!(await gone.done)) {
+          this.record(Date.now(), { kind: 'command', name: 'device_del', vm, source, ok: false, detail: `no DEVICE_DELETED for ${nic.path} within 15 s (does the guest take PCI hot-unplug?)` });
+          commands.push({ command: 'device_del', arguments: { id: nic.path }, ok: false, error: `no DEVICE_DELETED for ${nic.path} within 15 s` });
+          break;
+        }
+        if (!(await send('netdev_del', { id: n.id }))) break;
+        if (!(await send('netdev_add', n.arguments))) break;
+        if (!(await send('device_add', nic.device))) break;
+        const at = Date.now();
+        try {
+          const how = await guestRestore(v, nic.mac, guest);
+          this.record(at, { kind: 'command', name: 'guest-ip', vm, source, ok: true, detail: short(how) });
+          commands.push({ command: 'guest-ip', arguments: { mac: nic.mac }, ok: true, result: how });
+        } catch (err) {
+          this.record(at, { kind: 'command', name: 'guest-ip', vm, source, ok: false, detail: short(describeError(err)) });
+          commands.push({ command: 'guest-ip', arguments: { mac: nic.mac }, ok: false, error: describeError(err) });
+        }
+        break;
+      }
+      case 'announce_self':
+        await send('announce-self', ANNOUNCE_DEFAULTS);
+        break;
+      case 'qmp':
+        await send(a.command, a.arguments, true);
+        break;
+    }
+    return { vm, ok: commands.every((c) => c.ok), commands };
   }
 
   private record(at: number, m: Unstamped): void {

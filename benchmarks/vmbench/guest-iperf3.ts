@@ -13,6 +13,8 @@ export interface ClientRun {
   /** Bytes the receiving side counted. */
   bytes: number;
   retransmits: number;
+  /** TCP streams iperf3 ran (-P); bits, bytes and intervals are their sum. */
+  streams: number;
   intervals: { startMs: number; durationMs: number; bitsPerSecond: number }[];
   commandLine: string;
 }
@@ -91,11 +93,12 @@ function began(text: string): boolean {
 }
 
 /** One iperf3 client run (reverse: -R, the server sends); retried while the server is not up. */
-export async function runClient(lab: Lab, side: ClientSide, vms: GroupVm[], o: { durationMs: number; reverse: boolean; stop?: { stop: boolean } }): Promise<ClientRun> {
+export async function runClient(lab: Lab, side: ClientSide, vms: GroupVm[], o: { durationMs: number; reverse: boolean; parallel?: number; stop?: { stop: boolean } }): Promise<ClientRun> {
   const seconds = Math.max(1, Math.round(o.durationMs / 1000));
+  const parallel = o.parallel ?? 1;
   // --snd-timeout: a sender whose data stays unacknowledged for 10 s (a link set down, a peer
   // gone) gives up, instead of the run hanging until our limit.
-  const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', '--snd-timeout', '10000', ...(o.reverse ? ['-R'] : [])];
+  const args = ['-c', side.address, '-p', String(side.port), '-t', String(seconds), '-J', '--connect-timeout', '3000', '--snd-timeout', '10000', ...(parallel > 1 ? ['-P', String(parallel)] : []), ...(o.reverse ? ['-R'] : [])];
   // Generous: TCG guests are slow to start iperf3, and the machine is shared. A run whose traffic
   // stopped (a link set down) ends here: iperf3 itself would wait for its results forever.
   const limitMs = seconds * 1000 + Math.max(15_000, seconds * 1000);
@@ -113,7 +116,7 @@ export async function runClient(lab: Lab, side: ClientSide, vms: GroupVm[], o: {
       const p = r.code === 0 ? parsed(r.stdout) : undefined;
       if (p) {
         return {
-          bitsPerSecond: p.receivedBitsPerSecond, bytes: bytesOf(r.stdout), retransmits: p.retransmits,
+          bitsPerSecond: p.receivedBitsPerSecond, bytes: bytesOf(r.stdout), retransmits: p.retransmits, streams: p.streams,
           intervals: p.intervals.map((i) => ({ startMs: i.startMs, durationMs: i.durationMs, bitsPerSecond: i.bitsPerSecond })),
           commandLine,
         };

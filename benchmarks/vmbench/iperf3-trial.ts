@@ -69,8 +69,9 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
     // to flow (the server guest's NIC saw it: iperf3's own test start, after its control exchange,
     // which takes a second or two under TCG); the reverse direction follows on the same wall clock
     // (tMs past durationMs, after the gap in which the server listens again). Live samples: the
-    // server guest's NIC, rx forward (it receives), tx reverse (it sends); iperf3's -J intervals
-    // only come at the end and are not used.
+    // server guest's NIC, rx forward (it receives), tx reverse (it sends): with --parallel N
+    // (iperf3 -P) they are the sum of the N streams, as iperf3's [SUM] lines are, since every
+    // stream crosses that NIC; iperf3's -J intervals only come at the end and are not used.
     let originMs: number | undefined;
     for (const reverse of [false, true]) {
       if (ctx.stopSignal.stop) break;
@@ -83,7 +84,7 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
       });
       let r: ClientRun;
       try {
-        r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, stop: ctx.stopSignal });
+        r = await runClient(lab, topo.client, vms, { durationMs: ctx.durationMs, reverse, parallel: ctx.parallel ?? 1, stop: ctx.stopSignal });
       } finally {
         await live.stop();
       }
@@ -97,6 +98,7 @@ export async function runIperf3Trial(ctx: VmTrialContext, options: Iperf3TrialOp
         bitsPerSecond: fwd.bitsPerSecond, reverseBitsPerSecond: rev.bitsPerSecond,
         bytes: fwd.bytes, reverseBytes: rev.bytes,
         retransmits: fwd.retransmits, reverseRetransmits: rev.retransmits,
+        streams: fwd.streams, reverseStreams: rev.streams,
         bootMs: Math.max(...vms.map((v) => v.vm.bootMs)),
       },
       commandLines,

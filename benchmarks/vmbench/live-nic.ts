@@ -61,13 +61,23 @@ export function pollGuestNic(o: NicPollOptions): { stop(): Promise<void> } {
     o.onStart?.(origin);
     // Reads on a fixed cadence from the origin (the agent call's time does not add up).
     let next = prev.at + interval;
+    let gap = false;
     while (!stopped && o.vm.running) {
       const wait = next - Date.now();
       if (wait > 0) await sleep(wait);
       next = Math.max(next + interval, Date.now());
       if (stopped) break;
-      const cur = await read();
+      // The NIC may be gone for a moment (a hot swap unplugs and plugs it again): no sample
+      // while it is, and none across the swap (the new NIC's counters start from 0).
+      let cur: Awaited<ReturnType<typeof read>>;
+      try { cur = await read(); } catch (err) {
+        if (!o.vm.running) throw err;
+        gap = true;
+        continue;
+      }
       const dt = cur.c.uptimeMs - prev.c.uptimeMs;
+      const back = cur.c.rxBytes < prev.c.rxBytes || cur.c.txBytes < prev.c.txBytes;
+      if (gap || back) { gap = false; prev = cur; continue; }
       if (dt > 0) {
         const bytes = o.direction === 'rx' ? cur.c.rxBytes - prev.c.rxBytes : cur.c.txBytes - prev.c.txBytes;
         const packets = o.direction === 'rx' ? cur.c.rxPackets - prev.c.rxPackets : cur.c.txPackets - prev.c.txPackets;

@@ -27,6 +27,8 @@ export interface VmBenchOptions {
   durationMs: number;
   trials: number;
   nicModel: string;
+  /** iperf3 rows: parallel TCP streams (-P); default 1. */
+  parallel?: number;
   qemu?: string;
   quick?: boolean;
   reportsDir: string;
@@ -49,6 +51,9 @@ export function validateVmBench(o: VmBenchOptions): { backends: ReturnType<typeo
   }
   if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100)) {
     throw new LabError({ code: 'EINVALIDOPTION', field: 'trials', message: `trials: expected an integer from 1 to 100, got ${o.trials}` });
+  }
+  if (o.parallel !== undefined && !(Number.isInteger(o.parallel) && o.parallel >= 1 && o.parallel <= 128)) {
+    throw new LabError({ code: 'EINVALIDOPTION', field: 'parallel', message: `parallel: expected an integer from 1 to 128, got ${o.parallel}` });
   }
   if (!(NIC_MODELS as readonly string[]).includes(o.nicModel)) {
     throw new LabError({ code: 'EINVALIDOPTION', field: 'nic', message: `nic: unknown NIC model '${o.nicModel}'; allowed: ${NIC_MODELS.join(', ')}` });

@@ -24,6 +24,8 @@ export interface VmTrialContext {
   trial: number;
   durationMs: number;
   warmupMs: number;
+  /** iperf3: parallel TCP streams (-P), the scenario's `parallel`; default 1. */
+  parallel?: number;
   /** Packet tests: frame size, and the attach mode of xdplab's AF_XDP port on the peer. */
   frameBytes: number;
   mode: AfXdpMode;

@@ -109,6 +109,15 @@ const attr = (page: Page, testId: string, name: string) => page.locator(`[data-t
     expect(await page.locator('[data-testid="qmp-transcript"] li.failed').count()).toBe(0);
     // And recovers.
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="live-current"] tbody tr')].some((tr) => /tap/.test(tr.textContent ?? '') && Number(tr.querySelectorAll('td')[0]?.textContent) > 1), undefined, { timeout: 2000 });
+    // The hot swap: one button, the engine's netdev_swap (runStep), two console markers.
+    const beforeSwap = Number(await attr(page, 'live-run', 'data-markers'));
+    await page.getByRole('button', { name: 'netdev_del + netdev_add on vm0' }).click();
+    await page.waitForFunction(() => /> netdev_del \+ netdev_add/.test(document.querySelector('[data-testid="qmp-transcript"]')?.textContent ?? ''));
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="live-run"]')?.getAttribute('data-markers')) >= n + 5, beforeSwap);
+    expect(await page.locator('[data-testid="qmp-transcript"] li.failed').count()).toBe(0);
+    const markersText = await page.locator('[data-testid="live-markers"]').innerText();
+    expect(markersText).toMatch(/tap\/iperf3: netdev_del .*console/);
+    expect(markersText).toMatch(/tap\/iperf3: netdev_add .*console/);
   });
 
   it('presenter view: full window with large type, Escape leaves it', async () => {
@@ -133,7 +142,8 @@ const attr = (page: Page, testId: string, name: string) => page.locator(`[data-t
     expect(await attr(page, 'chart-medians-gbps', 'data-interval')).toBe('min–max over trials');
     expect(await attr(page, 'chart-medians-gbps', 'data-bars')).toBe('2');
     const markers = runs.report(runId).markers;
-    expect(markers.filter((m) => m.source === 'console').length).toBe(2);
+    // set_link off and on, and the hot swap's NIC unplug, netdev_del, netdev_add, NIC plug and the guest's address.
+    expect(markers.filter((m) => m.source === 'console').map((m) => m.name)).toEqual(['set_link', 'set_link', 'device_del', 'netdev_del', 'netdev_add', 'device_add', 'guest-ip']);
     expect(await page.locator('[data-testid="report-markers"] tbody tr').count()).toBe(markers.length);
     expect(await page.locator('[data-testid="report-markers"] tbody tr.failed').innerText()).toMatch(/netdev_del/);
     expect(Number(await attr(page, 'chart-timeline', 'data-markers'))).toBe(markers.length);

@@ -11,7 +11,7 @@ import { ReportWriter } from '../../benchmarks/report/writer.js';
 import type { Plan } from '../../benchmarks/contracts/plan.js';
 import type { Report } from '../../benchmarks/contracts/report.js';
 import type { RunEvents, RunManagerApi, RunSummary, StartedRun } from '../../benchmarks/runs/run-manager-api.js';
-import type { Scenario } from '../../benchmarks/contracts/scenario.js';
+import type { Scenario, TimelineAction } from '../../benchmarks/contracts/scenario.js';
 import { sampleReport, vmReport, VM_SAMPLE_MS } from './sample-report.js';
 import type { Marker } from '../../benchmarks/contracts/report.js';
 
@@ -141,6 +141,24 @@ export class FakeRunManager implements RunManagerApi {
     if (command === 'set_link') v.linkUp = args?.up !== false;
     this.mark(run, { ...base, ok: true });
     return command === 'query-rx-filter' ? [{ name: 'n0', 'main-mac': '52:54:00:12:34:56' }] : {};
+  }
+
+  /** A timeline action now, as the real TrialVms does it: one console marker per command (netdev_swap: device_del, netdev_del, netdev_add, device_add, guest-ip). */
+  async runStep(runId: string, vm: string, action: TimelineAction): Promise<{ vm: string; ok: boolean; commands: { command: string; arguments?: Record<string, unknown>; ok: boolean; result?: unknown }[] }> {
+    const { run, v } = this.vmOf(runId, vm);
+    const sends: { command: string; arguments?: Record<string, unknown> }[] =
+      action.kind === 'set_link' ? [{ command: 'set_link', arguments: { name: 'n0', up: action.up } }]
+        : action.kind === 'netdev_swap' ? [
+          { command: 'device_del', arguments: { id: '/machine/peripheral-anon/device[1]' } }, { command: 'netdev_del', arguments: { id: 'n0' } },
+          { command: 'netdev_add', arguments: { type: 'tap', id: 'n0', ifname: 'xl-fake00-tap', script: 'no', downscript: 'no' } },
+          { command: 'device_add', arguments: { driver: 'virtio-net-pci', netdev: 'n0', mac: '52:54:00:12:34:56' } }, { command: 'guest-ip', arguments: { mac: '52:54:00:12:34:56' } }]
+          : action.kind === 'announce_self' ? [{ command: 'announce-self' }]
+            : [{ command: action.command, ...(action.arguments ? { arguments: action.arguments } : {}) }];
+    for (const c of sends) {
+      if (c.command === 'set_link') v.linkUp = c.arguments?.up !== false;
+      this.mark(run, { row: v.row, trial: v.trial, tMs: v.tMs, kind: 'command', name: c.command, vm, source: 'console', ok: true, ...(c.arguments ? { detail: JSON.stringify(c.arguments) } : {}) });
+    }
+    return { vm, ok: true, commands: sends.map((c) => ({ ...c, ok: true, result: {} })) };
   }
 
   async runQmpCommands(runId: string, vm: string): Promise<string[]> {

@@ -174,6 +174,66 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
     });
   });
 
+  describe('the QMP panel\'s hot swap (runStep netdev_swap) mid-transfer', () => {
+    // QEMU keeps a netdev its NIC holds (netdev_del alone only takes the NIC's link down, and a
+    // netdev_add of the same backend then fails: tap EBUSY, user's hostfwd port still bound), so
+    // the swap unplugs the NIC (device_del, DEVICE_DELETED), deletes and adds the netdev, plugs
+    // the NIC again with the same MAC, and the guest gives it back its address (guest-ip).
+    // Over tap the same TCP connection carries on (seen: 0 for one sample, then back within
+    // 0.5 s). Not asserted over user: a new slirp has none of the old one's connections (it is
+    // the host end of them), so iperf3's control connection closes and the trial fails.
+    it.each(['tap'])('%s: device_del, netdev_del, netdev_add, device_add, guest-ip are console markers, all ok; the NIC\'s traffic recovers', async (backend) => {
+      const id = `${backend}/iperf3`;
+      const rm = new RunManager(join(outDir, `swap-${backend}`));
+      let runId = '';
+      let swapped: Promise<unknown> | undefined;
+      rm.on('sample', (e) => {
+        // The panel's button, ~2 s into the forward window.
+        if (swapped || e.sample.row !== id || e.sample.metrics.bitsPerSecond === undefined || e.sample.tMs < 2000) return;
+        swapped = rm.runStep(runId, rm.runVms(runId).vms[0]!.name, { kind: 'netdev_swap' });
+      });
+      const h = await rm.start({ tests: [], durationMs: 8000, warmupMs: 0, trials: 1, vm: { backends: [backend], tests: ['iperf3'] } }, { command: ['test'] });
+      runId = h.runId;
+      const report = await h.done;
+      const outcome = await swapped as { ok: boolean; commands: { command: string; ok: boolean; error?: string }[] };
+      const marks = report.markers.filter((m) => m.row === id && m.source === 'console');
+      const swapAt = marks[0]?.tMs ?? 0;
+      const done = marks.at(-1)?.tMs ?? 0;
+      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined && s.tMs < 8000);
+      const before = median(fwd.filter((s) => s.tMs >= 0 && s.tMs + s.intervalMs <= swapAt).map((s) => s.metrics.bitsPerSecond!));
+      const after = fwd.filter((s) => s.tMs >= swapAt).map((s) => `${(s.tMs / 1000).toFixed(1)}s:${(s.metrics.bitsPerSecond! / 1e6).toFixed(1)}`);
+      const row = report.rows[0]!;
+      console.log(`hot swap over ${backend}: ${marks.map((m) => `${m.name}@${m.tMs} ${m.ok ? 'ok' : `failed (${m.detail})`}`).join(', ')}; before ${(before / 1e6).toFixed(1)} Mbit/s; after (Mbit/s) ${after.join(' ')}; row ${row.status}${row.reason ? ` (${row.reason.slice(0, 200)})` : ''}`);
+      expect(outcome.commands.map((c) => [c.command, c.ok])).toEqual([['device_del', true], ['netdev_del', true], ['netdev_add', true], ['device_add', true], ['guest-ip', true]]);
+      expect(marks.map((m) => ({ name: m.name, ok: m.ok }))).toEqual(outcome.commands.map((c) => ({ name: c.command, ok: c.ok })));
+      expect(before).toBeGreaterThan(1e6);
+      // Traffic flows again once the guest has its address back (TCP's backoff may take a while).
+      const recovered = fwd.filter((s) => s.tMs >= done + 200).map((s) => s.metrics.bitsPerSecond!);
+      expect(Math.max(...recovered)).toBeGreaterThan(before * 0.1);
+      expect({ status: row.status, reason: row.reason }).toEqual({ status: 'ok', reason: undefined });
+    }, 240_000);
+  });
+
+  describe('--parallel for VM iperf3 rows', () => {
+    it('user/iperf3 with parallel 2: iperf3 -P 2 in its command lines, live samples (the streams\' sum at the guest NIC), a trial with 2 streams each way', async () => {
+      const rm = new RunManager(join(outDir, 'parallel'));
+      const h = await rm.start({ tests: [], durationMs: 3000, warmupMs: 0, trials: 1, parallel: 2, vm: { backends: ['user'], tests: ['iperf3'] } }, { command: ['test'] });
+      const report = await h.done;
+      const row = report.rows[0]!;
+      expect({ status: row.status, reason: row.reason }).toEqual({ status: 'ok', reason: undefined });
+      expect(row.commandLines.filter((c) => /iperf3 -c /.test(c)).every((c) => / -P 2( |$)/.test(c))).toBe(true);
+      expect(row.commandLines.filter((c) => /iperf3 -c /.test(c))).toHaveLength(2);
+      const fwd = report.samples.filter((s) => s.row === row.id && s.metrics.bitsPerSecond !== undefined && s.tMs >= 0 && s.tMs < 3000);
+      expect(fwd.length).toBeGreaterThanOrEqual(5);
+      expect(Math.max(...fwd.map((s) => s.metrics.bitsPerSecond!))).toBeGreaterThan(1e6);
+      const m = row.trials[0]!.metrics;
+      expect({ streams: m.streams, reverseStreams: m.reverseStreams }).toEqual({ streams: 2, reverseStreams: 2 });
+      expect(m.bitsPerSecond).toBeGreaterThan(0);
+      expect(m.reverseBitsPerSecond).toBeGreaterThan(0);
+      console.log(`parallel 2 over user: forward ${(m.bitsPerSecond! / 1e6).toFixed(1)} Mbit/s, reverse ${(m.reverseBitsPerSecond! / 1e6).toFixed(1)} Mbit/s`);
+    }, 180_000);
+  });
+
   describe('a packet row and a fault', () => {
     it('txonly samples packets at >= 2 Hz with its timeline marker; QEMU killed mid-row fails that row with the cause, its earlier samples kept', async () => {
       const rm = new RunManager(join(outDir, 'fault'));

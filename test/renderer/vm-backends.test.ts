@@ -58,6 +58,28 @@ describe('RunMatrix VM backends', () => {
     expect(onstart).toHaveBeenCalledWith({ scenario: { tests: [], vm: { backends: ['user', 'tap'], tests: ['iperf3', 'txonly'], nicModel: 'virtio-net-pci' } }, quick: true });
   });
 
+  it('offers iperf3 streams (--parallel) for VM iperf3 rows and sends it; refuses a bad count', () => {
+    const onstart = vi.fn<(a: StartRunArgs) => void>();
+    component = mount(RunMatrix, { target, props: { onstart, vmBackends: BACKENDS } });
+    flushSync();
+    click(q('input[name="engine"][value="txonly"]')!);
+    click(q('input[name="engine"][value="rxonly"]')!);
+    const parallel = q('input[name="parallel"]')!;
+    expect(parallel.disabled).toBe(true); // no iperf3 row chosen
+    click(q('input[name="backend"][value="tap"]')!);
+    expect(parallel.disabled).toBe(false);
+    expect(parallel.labels![0]!.textContent).toMatch(/iperf3 streams \(--parallel, host and VM iperf3 rows\)/);
+    parallel.value = '0';
+    parallel.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+    expect(q('[role="alert"]')!.textContent).toBe('iperf3 streams must be a whole number from 1 to 128');
+    parallel.value = '2';
+    parallel.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+    submit();
+    expect(onstart).toHaveBeenCalledWith({ scenario: { tests: [], vm: { backends: ['tap'], tests: ['iperf3'], nicModel: 'virtio-net-pci' }, parallel: 2 }, quick: true });
+  });
+
   it('asks planRun once the choices settle and shows its rows, unavailable ones with reasons, VM boots and duration', async () => {
     vi.useFakeTimers();
     const plans: StartRunArgs[] = [];
@@ -66,9 +88,10 @@ describe('RunMatrix VM backends', () => {
         { id: 'user/iperf3', kind: 'vm', test: 'iperf3', tool: 'iperf3', mode: 'tcp', backend: 'user' },
         { id: 'user/txonly', kind: 'vm', test: 'txonly', tool: 'xdplab', mode: 'native', backend: 'user', unavailable: 'user has no host end' },
       ],
-      trials: 3, vmBoots: 3, bootMs: 2400, bootMeasured: measured, estimatedMs: 25_000,
+      trials: 3, vmBoots: 3, bootMs: 2400, bootMeasured: measured, estimatedMs: 25_000, ...(basis ? { bootBasis: basis } : {}),
     });
     let measured = false;
+    let basis: string | undefined;
     const plan = vi.fn(async (a: StartRunArgs) => { plans.push(a); return answer(measured); });
     component = mount(RunMatrix, { target, props: { onstart: () => {}, vmBackends: BACKENDS, plan, planDelayMs: 300 } });
     flushSync();
@@ -93,5 +116,11 @@ describe('RunMatrix VM backends', () => {
     flushSync();
     expect(plan).toHaveBeenCalledTimes(2);
     expect(q('[data-testid="plan-summary"]')!.textContent).toContain('measured on this machine');
+    // The engine's words for where the boot time comes from, when it gives them.
+    basis = 'measured: median of the last 3 boots of /usr/bin/qemu-system-x86_64 (tcg) here';
+    click(q('input[name="quick"]')!);
+    await vi.advanceTimersByTimeAsync(400);
+    flushSync();
+    expect(q('[data-testid="plan-summary"]')!.textContent).toContain('a boot takes 2.4 s, measured: median of the last 3 boots of /usr/bin/qemu-system-x86_64 (tcg) here');
   });
 });

@@ -61,7 +61,7 @@ describe('dispatch and LabService', () => {
     for (const command of ['nope', 'constructor', '__proto__', 'toString']) {
       const r = await dispatch(service.handlers, req(command, {}));
       expect(r).toMatchObject({ ok: false, error: { code: 'EUNKNOWNCOMMAND', field: 'command' } });
-      if (!r.ok) expect(r.error.message).toContain('commands: doctor, listInterfaces, startRun, planRun, stopRun, listRuns, getReport, compareReports, exportReport, listVms, startVm, stopVm, vmConsole, qmpExecute, qmpCommands, runVms, runQmp, runQmpCommands, vmBackends, qemuBinaries, selectQemu');
+      if (!r.ok) expect(r.error.message).toContain('commands: doctor, listInterfaces, startRun, planRun, stopRun, listRuns, getReport, compareReports, exportReport, listVms, startVm, stopVm, vmConsole, qmpExecute, qmpCommands, runVms, runQmp, runStep, runQmpCommands, vmBackends, qemuBinaries, selectQemu');
     }
   });
 

@@ -68,6 +68,7 @@ function seeds(run: string, other: string): Record<CommandName, unknown> {
     selectQemu: { path: '/usr/bin/qemu-system-x86_64' },
     runVms: { runId: run },
     runQmp: { runId: run, vm: 'vm-1', command: 'set_link', arguments: { name: 'n0', up: false } },
+    runStep: { runId: run, vm: 'vm-1', action: { kind: 'netdev_swap' } },
     runQmpCommands: { runId: run, vm: 'vm-1' },
     vmBackends: {},
     planRun: { scenario: { tests: ['txonly'], modes: ['skb'], trials: 1 } },

@@ -64,12 +64,13 @@ describe('TrialVms', () => {
     await sleep(200);
     const steps = markers.filter((m) => m.source === 'timeline');
     expect(steps.map((m) => ({ name: m.name, ok: m.ok }))).toEqual([
-      { name: 'set_link', ok: true }, { name: 'netdev_swap', ok: false }, { name: 'human-monitor-command', ok: false },
+      { name: 'set_link', ok: true }, { name: 'netdev_del', ok: true }, { name: 'netdev_add', ok: false }, { name: 'human-monitor-command', ok: false },
     ]);
     expect(steps[0]!.detail).toBe('{"name":"n0","up":false}');
     expect(steps[0]!.tMs).toBeGreaterThanOrEqual(25);
-    expect(steps[1]!.detail).toMatch(/Duplicate ID/);
-    expect(steps[2]!.detail).toMatch(/refused/);
+    expect(steps[1]!.detail).toBe('{"id":"n0"}');
+    expect(steps[2]!.detail).toMatch(/Duplicate ID/);
+    expect(steps[3]!.detail).toMatch(/refused/);
     // netdev_swap: netdev_del then netdev_add of the NIC's netdev with its own arguments.
     expect(a.sent.filter((s) => s.cmd.startsWith('netdev_'))).toEqual([
       { cmd: 'netdev_del', args: { id: 'n0' } },
@@ -83,6 +84,77 @@ describe('TrialVms', () => {
     expect(lists.at(-1)).toEqual([]);
     a.qmp.emit('event', { event: 'SHUTDOWN', timestamp: { seconds: 0, microseconds: 0 } });
     expect(markers.some((m) => m.name === 'SHUTDOWN')).toBe(false); // detached
+  });
+
+  it('step(): a timeline action now from the QMP panel (runStep), the same commands and markers as a timeline step, source console', async () => {
+    const markers: Marker[] = [];
+    let failAdd = false;
+    const a = fakeVm('xlvb-3-tap-a', (cmd) => (cmd === 'netdev_add' && failAdd ? new Error("Duplicate ID 'n0' for netdev") : {}));
+    const t = new TrialVms({ row: 'tap/iperf3', backend: 'tap', trial: 0, timeline: [], marker: (m) => markers.push(m), vmsChanged: () => {} });
+    t.onVms([a.v]);
+    t.onWindow(Date.now());
+    const out = await t.step('a', { kind: 'netdev_swap' });
+    expect(out).toEqual({
+      vm: 'xlvb-3-tap-a', ok: true, commands: [
+        { command: 'netdev_del', arguments: { id: 'n0' }, ok: true, result: {} },
+        // xdplab's own arguments (script=no): not refused as a user's netdev_add with script would be.
+        { command: 'netdev_add', arguments: { type: 'tap', id: 'n0', ifname: 'xl-abcdef-tap', script: 'no', downscript: 'no' }, ok: true, result: {} },
+      ],
+    });
+    expect(markers.map((m) => ({ name: m.name, ok: m.ok, source: m.source, vm: m.vm }))).toEqual([
+      { name: 'netdev_del', ok: true, source: 'console', vm: 'xlvb-3-tap-a' },
+      { name: 'netdev_add', ok: true, source: 'console', vm: 'xlvb-3-tap-a' },
+    ]);
+    // A QMP failure is an outcome (and a failed marker), not a throw.
+    failAdd = true;
+    const failed = await t.step('xlvb-3-tap-a', { kind: 'netdev_swap' });
+    expect(failed.ok).toBe(false);
+    expect(failed.commands[1]).toMatchObject({ command: 'netdev_add', ok: false, error: expect.stringContaining('Duplicate ID') });
+    expect(markers.at(-1)).toMatchObject({ name: 'netdev_add', ok: false, source: 'console' });
+    // A user's qmp action keeps the console's refusals.
+    const refused = await t.step('a', { kind: 'qmp', command: 'netdev_add', arguments: { type: 'tap', id: 'x', script: '/bin/evil' } });
+    expect(refused).toMatchObject({ ok: false, commands: [{ command: 'netdev_add', ok: false, error: expect.stringContaining('refused') }] });
+    await expect(t.step('b', { kind: 'set_link', up: false })).rejects.toMatchObject({ code: 'ENOVM', field: 'vm' });
+    t.close();
+    await expect(t.step('a', { kind: 'set_link', up: false })).rejects.toMatchObject({ code: 'ENOVM' });
+  });
+
+  it('netdev_swap on a VM with its NIC: device_del (until DEVICE_DELETED), netdev_del, netdev_add, device_add of the same NIC, the guest\'s address back', async () => {
+    const markers: Marker[] = [];
+    const mac = '52:54:00:ab:cd:00';
+    const nicPath = '/machine/peripheral-anon/device[1]';
+    const a = fakeVm('xlvb-4-tap-a', (cmd, args) => {
+      if (cmd === 'qom-list') return [{ name: 'type', type: 'string' }, { name: 'device[0]', type: 'child<virtserialport>' }, { name: 'device[1]', type: 'child<virtio-net-pci>' }];
+      if (cmd === 'qom-get') return args?.path === nicPath ? mac : undefined;
+      if (cmd === 'device_del') setTimeout(() => a.qmp.emit('event', { event: 'DEVICE_DELETED', data: { path: nicPath } }), 20);
+      return {};
+    });
+    const guest: string[][] = [];
+    Object.assign(a.v.vm, {
+      commandLine: ['qemu-system-x86_64', '-netdev', 'tap,id=n0,ifname=xl-abcdef-tap,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=,mq=on,vectors=6`],
+      exec: async (cmd: string, args: string[]) => {
+        guest.push([cmd, ...args]);
+        const script = args[1] ?? '';
+        if (script.startsWith('n=$(')) return { exitCode: 0, stdout: '2: eth0    inet 192.0.2.2/24 scope global eth0\ndefault via 192.0.2.1\n', stderr: '' };
+        if (script.startsWith('for d in')) return { exitCode: 0, stdout: 'eth0\n', stderr: '' };
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    });
+    const t = new TrialVms({ row: 'tap/iperf3', backend: 'tap', trial: 0, timeline: [], marker: (m) => markers.push(m), vmsChanged: () => {} });
+    t.onVms([a.v]);
+    t.onWindow(Date.now());
+    const out = await t.step('a', { kind: 'netdev_swap' });
+    expect(out.commands.map((c) => [c.command, c.ok])).toEqual([['device_del', true], ['netdev_del', true], ['netdev_add', true], ['device_add', true], ['guest-ip', true]]);
+    expect(out.ok).toBe(true);
+    expect(markers.filter((m) => m.kind === 'command').map((m) => m.name)).toEqual(['device_del', 'netdev_del', 'netdev_add', 'device_add', 'guest-ip']);
+    expect(markers.filter((m) => m.kind === 'event').map((m) => m.name)).toEqual(['DEVICE_DELETED']);
+    expect(a.sent.filter((x) => x.cmd.startsWith('device_'))).toEqual([
+      { cmd: 'device_del', args: { id: nicPath } },
+      // The same NIC: its driver, netdev, MAC and properties, typed as QMP wants them.
+      { cmd: 'device_add', args: { driver: 'virtio-net-pci', netdev: 'n0', mac, romfile: '', mq: true, vectors: 6 } },
+    ]);
+    expect(guest.at(-1)).toEqual(['sh', '-c', 'ip link set dev eth0 up && ip addr add 192.0.2.2/24 dev eth0 && ip route add default via 192.0.2.1 dev eth0']);
+    t.close();
   });
 
   it('a trial whose window never began stamps its markers from when its VMs were ready; close cancels the timeline', async () => {

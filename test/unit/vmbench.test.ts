@@ -40,6 +40,10 @@ describe('vm bench backends and flags', () => {
     expect(() => parseVmBenchArgs(['--duration', '0.2'])).toThrow(/--duration: expected 1 to 600 seconds/);
     expect(() => parseVmBenchArgs(['--fault', 'meteor'])).toThrow(/--fault: unknown fault 'meteor'; allowed: kill-qemu, link-down/);
     expect(() => parseVmBenchArgs(['--bogus'])).toThrow(UsageError);
+    expect(() => parseVmBenchArgs(['--parallel', 'two'])).toThrow(/--parallel: expected a whole number, got 'two'/);
+    expect(() => parseVmBenchArgs(['--parallel', '0'])).toThrow(/--parallel: expected an integer from 1 to 128, got 0/);
+    expect(parseVmBenchArgs(['--parallel', '4']).options.parallel).toBe(4);
+    expect(parseVmBenchArgs([]).options.parallel).toBeUndefined();
     const q = parseVmBenchArgs(['--quick', '--backends', 'stream', '--fault', 'kill-qemu']).options;
     expect(q).toMatchObject({ durationMs: 1000, trials: 1, backends: ['stream'], faults: [{ kind: 'kill-qemu', row: 'stream-unix/iperf3' }] });
   });

@@ -132,7 +132,7 @@ export function planText(loaded: LoadedScenarioFile, plan: Plan, notes: string[]
     `plan: ${runnable.length} of ${plan.rows.length} rows can run, ${plan.trials} trial${plan.trials === 1 ? '' : 's'} each`,
     ...plan.rows.map((r) => `  ${r.id.padEnd(width)}  ${r.unavailable ? `unavailable: ${r.unavailable}` : `runs (${r.tool}${r.backend ? `, backend ${r.backend}` : ''})`}`),
     ...loaded.timeline.map((t) => `timeline: at ${seconds(t.atMs)} ${stepText(t.action)} on ${t.rows?.join(', ') ?? 'every VM row'}${t.vm ? ` (VM ${t.vm})` : ''}`),
-    `VM boots: ${plan.vmBoots}${plan.vmBoots ? ` (${seconds(plan.bootMs)} each, ${plan.bootMeasured ? 'measured here' : 'assumed: TCG on this class of machine'})` : ''}`,
+    `VM boots: ${plan.vmBoots}${plan.vmBoots ? ` (${seconds(plan.bootMs)} each, ${plan.bootBasis ?? (plan.bootMeasured ? 'measured here' : 'assumed: TCG on this class of machine')})` : ''}`,
     `estimated duration: ${duration(plan.estimatedMs)}`,
     ...notes.map((n) => `note: ${n}`),
   ];

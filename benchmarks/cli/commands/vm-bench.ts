@@ -22,6 +22,7 @@ ${VM_BACKENDS.map((b) => `                      ${b.name.padEnd(12)} ${b.summary
                     VM a -> VM b) then reverse (-R). txonly/rxonly: packet tests (tap, af-xdp)
   --duration S      seconds per iperf3 direction (default ${VM_BENCH_DEFAULTS.durationMs / 1000})
   --trials N        trials per row, each with fresh VMs (default ${VM_BENCH_DEFAULTS.trials})
+  --parallel N      iperf3 streams (-P) per direction (default 1); live samples are their sum
   --nic MODEL       ${NIC_MODELS.join(' | ')} (default ${VM_BENCH_DEFAULTS.nicModel})
   --qemu PATH       the QEMU binary (default $XDPLAB_QEMU, else qemu-system-x86_64 on PATH)
   --quick           ${VM_BENCH_QUICK.trials} trial of ${VM_BENCH_QUICK.durationMs / 1000} s per row
@@ -43,7 +44,7 @@ function seconds(name: string, v: string | undefined): number | undefined {
 
 export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; json: boolean; help: boolean } {
   const v = parseFlags('vm bench', args, {
-    backends: { type: 'string' }, tests: { type: 'string' }, duration: { type: 'string' }, trials: { type: 'string' },
+    backends: { type: 'string' }, tests: { type: 'string' }, duration: { type: 'string' }, trials: { type: 'string' }, parallel: { type: 'string' },
     nic: { type: 'string' }, qemu: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
     fault: { type: 'string' }, 'fault-rows': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
@@ -51,6 +52,7 @@ export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; jso
   const backends = list(v.backends) ?? ['all'];
   const trialsText = v.trials;
   if (trialsText !== undefined && !/^\d+$/.test(trialsText)) throw new UsageError(`xdplab vm bench: --trials: expected a whole number, got '${trialsText}'`);
+  if (v.parallel !== undefined && !/^\d+$/.test(v.parallel)) throw new UsageError(`xdplab vm bench: --parallel: expected a whole number, got '${v.parallel}'`);
   const options: VmBenchOptions = {
     backends, tests: list(v.tests) ?? ['iperf3'],
     durationMs: seconds('duration', v.duration) ?? (quick ? VM_BENCH_QUICK.durationMs : VM_BENCH_DEFAULTS.durationMs),
@@ -58,6 +60,7 @@ export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; jso
     nicModel: v.nic ?? VM_BENCH_DEFAULTS.nicModel, quick, reportsDir: v.out ?? process.env.XDPLAB_REPORTS_DIR ?? join(process.cwd(), 'reports'),
     command: ['xdplab', 'vm', 'bench', ...args],
     ...(v.qemu ? { qemu: v.qemu } : {}),
+    ...(v.parallel !== undefined ? { parallel: Number(v.parallel) } : {}),
   };
   if (!v.help) {
     try {
@@ -108,7 +111,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   // A front end of the run model: VM rows only, run by the same RunManager as `xdplab bench`.
   const { runScenario } = await import('./bench.js');
   return runScenario({
-    tests: [], durationMs: o.durationMs, trials: o.trials, warmupMs: 0,
+    tests: [], durationMs: o.durationMs, trials: o.trials, warmupMs: 0, ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
     vm: { backends: o.backends, tests: parseTests(o.tests), nicModel: o.nicModel === 'e1000' ? 'e1000' : 'virtio-net-pci', ...(o.qemu ? { qemu: o.qemu } : {}), ...(o.faults ? { faults: o.faults } : {}) },
   }, { quick: false, json: a.json, out: o.reportsDir, command: o.command, table: vmReportTable }, io);
 }
