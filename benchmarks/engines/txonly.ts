@@ -182,6 +182,17 @@ export class TxOnlyEngine implements Engine {
     return counts;
   }
 
+  /**
+   * Starts the pacer's clock now (the run's start) rather than at the first burst, so that a
+   * stall before the first burst counts as missed instead of silently shortening the send time.
+   */
+  startPacing(nowMs: number): void {
+    if (this.ppms === 0) return;
+    this.lastMs = nowMs;
+    this.firstMs = nowMs;
+    this.credit = 0;
+  }
+
   /** Paced: seconds from the pacer's first clock read to its last (0 unpaced). */
   sendSeconds(): number {
     return this.firstMs < 0 ? 0 : (this.lastMs - this.firstMs) / 1000;

@@ -80,6 +80,7 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
     let atEnd: PortStatistics | null = null;
     let cpuAtStart: NodeJS.CpuUsage | undefined;
     let windowCpu: { userSeconds: number; systemSeconds: number } | undefined;
+    tx?.startPacing(performance.now());
     const r = await runEngine(port, engine, {
       warmupMs: o.warmupMs,
       durationMs: o.seconds * 1000,

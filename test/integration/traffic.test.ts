@@ -105,7 +105,7 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
         const { gen, rx } = r;
         const total = sent(gen)[0]!;
         const got = received(rx).receivedPerFlow[0]!;
-        console.log(`${mode}: 20 kpps x 2 s (attempt ${attempt}): sent ${total}, received ${got}, achieved ${gen.achievedPps?.toFixed(0)} pps in ${gen.seconds.toFixed(3)} s, missed ${gen.rateMissedPackets}`);
+        console.log(`${mode}: 20 kpps x 2 s (attempt ${attempt}): sent ${total}, received ${got}, achieved ${gen.achievedPps?.toFixed(0)} pps over ${gen.sendSeconds?.toFixed(3)} s, missed ${gen.rateMissedPackets}`);
         expect(gen.targetPps).toBe(20_000);
         expect({ got, rxStats: rx.stats }).toMatchObject({ got: total });
         const missed = gen.rateMissedPackets!;
