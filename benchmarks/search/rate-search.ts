@@ -47,6 +47,8 @@ interface GoalState {
   step: number;
   done: boolean;
   note?: string;
+  /** Trials in a row that left this goal's bounds as they were. */
+  stuck: number;
 }
 
 const passes = (t: SearchTrial, g: GoalState) => t.lossRatio <= g.spec.lossTolerance;
@@ -56,16 +58,25 @@ export function widthOf(lower: number, upper: number): number {
   return upper > 0 ? (upper - lower) / upper : 0;
 }
 
-function update(g: GoalState, rate: number, t: SearchTrial, final: boolean, maxPps: number): void {
+/** Every trial so far as (rate offered, passed?) per goal: contradicted bounds are rebuilt from it. */
+type History = Array<{ rate: number; t: SearchTrial }>;
+
+function update(g: GoalState, rate: number, t: SearchTrial, final: boolean, maxPps: number, history: History): void {
   if (passes(t, g)) {
-    if (rate >= g.lower) { g.lower = rate; g.lowerIsFinal = final; }
-    // A pass at or above the upper bound contradicts it: the bound goes, the maximum's (which
-    // failed) stays.
-    if (g.lower >= g.upper) g.upper = maxPps;
+    if (rate >= g.lower) { g.lowerIsFinal = final || (rate === g.lower && g.lowerIsFinal); g.lower = rate; }
+    // A pass at or above the upper bound contradicts it (noise): the upper bound becomes the
+    // lowest failing rate above the new lower one, or the maximum's (which failed).
+    if (g.lower >= g.upper) g.upper = Math.min(maxPps, ...history.filter((h) => !passes(h.t, g) && h.rate > g.lower).map((h) => h.rate));
   } else {
     if (rate < g.upper) g.upper = rate;
-    // A loss at or below the lower bound contradicts it: search down from here again.
-    if (g.upper <= g.lower) { g.lower = 0; g.lowerIsFinal = false; g.step = 0; }
+    // A loss at or below the lower bound contradicts it: the lower bound becomes the highest
+    // passing rate below the loss, or none.
+    if (g.upper <= g.lower) {
+      const below = history.filter((h) => passes(h.t, g) && h.rate < g.upper).map((h) => h.rate);
+      g.lower = below.length ? Math.max(...below) : 0;
+      g.lowerIsFinal = false;
+      g.step = 0;
+    }
     if (final) g.longTrials = true;
   }
 }
@@ -83,36 +94,38 @@ function nextRate(g: GoalState, mrr: number, cfg: SearchConfig): number {
   return Math.max(cfg.minPps, rate);
 }
 
-/** How far below its target a generator may fall before the trial counts at what it achieved. */
+/** A trial whose generator achieved less than this share of its target "fell short". */
 export const SHORTFALL = 0.01;
-
-/**
- * The rate a trial measured: its target, unless the generator fell more than 1% short, then
- * what it achieved (a bound is only claimed for a rate that was offered).
- */
-function effective(rate: number, t: SearchTrial): number {
-  return t.offeredPps < rate * (1 - SHORTFALL) ? t.offeredPps : rate;
-}
 
 export async function searchRates(cfg: SearchConfig, measure: Measure, now: () => number = () => performance.now()): Promise<Search> {
   const t0 = now();
   const trials: SearchTrial[] = [];
-  const run = async (rate: number | undefined, final: boolean, phase: SearchTrial['phase']): Promise<SearchTrial> => {
-    const t = await measure(rate, final ? cfg.finalMs : cfg.shortMs, phase);
+  // Every bound is the rate a trial *offered* (what the generator achieved), never the target
+  // it was given. A generator on a shared host may run a few percent under its targets: the
+  // search then asks for the rate it wants divided by the ratio it has seen (`calibration`), so
+  // that what is offered lands where the bisection wants it.
+  let calibration = 1;
+  const history: History = [];
+  const run = async (want: number | undefined, final: boolean, phase: SearchTrial['phase']): Promise<{ t: SearchTrial; rate: number }> => {
+    const target = want === undefined ? undefined : want / calibration;
+    const t = await measure(target, final ? cfg.finalMs : cfg.shortMs, phase);
     trials.push(t);
-    return t;
+    if (target !== undefined && t.offeredPps > 0) calibration = Math.min(1, Math.max(0.5, (calibration + t.offeredPps / t.targetPps) / 2));
+    const rate = target === undefined ? t.offeredPps : Math.min(t.offeredPps, t.targetPps);
+    history.push({ rate, t });
+    return { t, rate };
   };
   // Goals from the most tolerant down: PDR's trials bound NDR's from above.
   const goals: GoalState[] = [...cfg.goals].sort((a, b) => b.lossTolerance - a.lossTolerance)
-    .map((spec) => ({ spec, lower: 0, upper: Infinity, lowerIsFinal: false, longTrials: false, step: 0, done: false }));
+    .map((spec) => ({ spec, lower: 0, upper: Infinity, lowerIsFinal: false, longTrials: false, step: 0, done: false, stuck: 0 }));
 
-  const probe = await run(undefined, false, 'max');
+  const { t: probe } = await run(undefined, false, 'max');
   const mrr = probe.receivedPps;
   let maxPps = probe.offeredPps;
   for (const g of goals) g.upper = maxPps;
   if (goals.some((g) => passes(probe, g))) {
     // The receiver took (within tolerance) all the generator gave: confirm that at full length.
-    const t = await run(undefined, true, 'final');
+    const { t } = await run(undefined, true, 'final');
     maxPps = Math.max(maxPps, t.offeredPps);
     for (const g of goals) {
       g.upper = maxPps;
@@ -133,26 +146,34 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
       g.note = `loses more than ${g.spec.lossTolerance * 100}% even at ${Math.round(cfg.minPps)} pps, the lowest rate tried`;
       continue;
     }
-    if (g.lower > 0 && widthOf(g.lower, g.upper) <= cfg.precision) {
-      if (g.lowerIsFinal) { g.done = true; continue; }
-      // Confirm at the final length; a loss there lowers the bound and the search goes on.
-      const rate = g.lower;
-      const t = await run(rate, true, 'final');
-      for (const h of goals) if (!h.done) update(h, effective(rate, t), t, true, maxPps);
+    if (g.stuck >= 4) {
+      g.done = true;
+      g.note = `stopped: 4 trials in a row did not narrow the bounds (the generator could not offer the rates between them)`;
       continue;
     }
-    const rate = nextRate(g, mrr, cfg);
-    const t = await run(rate, g.longTrials, g.longTrials ? 'final' : 'search');
-    for (const h of goals) if (!h.done) update(h, effective(rate, t), t, g.longTrials, maxPps);
+    const before = [g.lower, g.upper];
+    if (g.lower > 0 && widthOf(g.lower, g.upper) <= cfg.precision) {
+      if (g.lowerIsFinal) { g.done = true; continue; }
+      // Confirm at the final length; a loss there lowers the bound and the search goes on. A
+      // pass within the precision of the bound confirms it.
+      const { t, rate } = await run(g.lower, true, 'final');
+      if (passes(t, g) && rate >= g.lower * (1 - cfg.precision)) g.lowerIsFinal = true;
+      for (const h of goals) if (!h.done) update(h, rate, t, true, maxPps, history);
+    } else {
+      const { t, rate } = await run(nextRate(g, mrr, cfg), g.longTrials, g.longTrials ? 'final' : 'search');
+      for (const h of goals) if (!h.done) update(h, rate, t, g.longTrials, maxPps, history);
+    }
+    g.stuck = g.lower === before[0] && g.upper === before[1] && !g.lowerIsFinal ? g.stuck + 1 : 0;
   }
 
   const elapsedMs = now() - t0;
-  const short = trials.filter((t) => t.phase !== 'max' && t.offeredPps < t.targetPps * (1 - SHORTFALL)).length;
-  if (short) for (const g of goals) g.note = [g.note, `the generator fell more than 1% short of its target in ${short} of ${trials.length} trials: those count at the rate it achieved`].filter(Boolean).join('; ');
+  const paced = trials.filter((t) => t.phase !== 'max' && t.targetPps > 0);
+  const short = paced.filter((t) => t.offeredPps < t.targetPps * (1 - SHORTFALL)).length;
   const results: SearchGoal[] = goals.map((g) => {
-    const converged = g.done && !g.note?.startsWith('generator-bound') && !g.note?.startsWith('loses');
-    const note = g.note ?? (capped && !g.done ? `not converged: the time cap of ${Math.round(cfg.maxElapsedMs / 1000)} s was reached` : undefined);
-    return { name: g.spec.name, lossTolerance: g.spec.lossTolerance, lowerPps: g.lower, upperPps: Number.isFinite(g.upper) ? g.upper : maxPps, converged, ...(note ? { note } : {}) };
+    const converged = g.done && !g.note;
+    const notes = [g.note, capped && !g.done ? `not converged: the time cap of ${Math.round(cfg.maxElapsedMs / 1000)} s was reached` : undefined,
+      short ? `the generator fell more than 1% short of its target in ${short} of ${paced.length} paced trials: every bound is the rate it achieved` : undefined].filter(Boolean);
+    return { name: g.spec.name, lossTolerance: g.spec.lossTolerance, lowerPps: g.lower, upperPps: Number.isFinite(g.upper) ? g.upper : maxPps, converged, ...(notes.length ? { note: notes.join('; ') } : {}) };
   });
   // The goals in the order they were asked for.
   results.sort((a, b) => cfg.goals.findIndex((x) => x.name === a.name) - cfg.goals.findIndex((x) => x.name === b.name));

@@ -102,7 +102,7 @@ describe('NDR/PDR search', () => {
     const r = await searchRates(cfg({ maxElapsedMs: 60_000 }), m.measure, m.now);
     for (const g of r.goals) {
       expect(g.lowerPps).toBeLessThanOrEqual(1_500_000);
-      expect(g.note).toMatch(/fell more than 1% short of its target in \d+ of \d+ trials/);
+      expect(g.note).toMatch(/fell more than 1% short of its target in \d+ of \d+ paced trials/);
     }
   });
 
