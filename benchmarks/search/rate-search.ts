@@ -166,6 +166,11 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
     g.stuck = g.lower === before[0] && g.upper === before[1] && !g.lowerIsFinal ? g.stuck + 1 : 0;
   }
 
+  // A rate within a stricter goal's tolerance is within a looser one's too (a goal finished
+  // early may not have seen the stricter goal's later passes).
+  for (const g of goals) for (const h of goals) {
+    if (h.spec.lossTolerance < g.spec.lossTolerance && h.lower > g.lower) { g.lower = h.lower; if (g.upper < g.lower) g.upper = h.upper; }
+  }
   const elapsedMs = now() - t0;
   const paced = trials.filter((t) => t.phase !== 'max' && t.targetPps > 0);
   const short = paced.filter((t) => t.offeredPps < t.targetPps * (1 - SHORTFALL)).length;
