@@ -175,7 +175,9 @@ export function resolveScenario(input: unknown): Scenario {
   }
   if (typeof s.rate === 'number' && (s.rate * s.durationMs) / 1000 < 1) throw invalidOption('--rate', `${s.rate} pps is less than one frame in a ${s.durationMs / 1000} s trial`);
   if (s.latency && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
-  if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io')) throw invalidOption('--search', 'searches run for the receiving rows: add rxonly or io to --engines');
+  if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io') && !(s.vm && (s.vm.pvp || s.vm.tests.includes('txonly')))) {
+    throw invalidOption('--search', 'searches run for the receiving rows: add rxonly or io to --engines, or VM rows with --pvp or the txonly test');
+  }
   if (s.tests.length === 0 && !s.vm) throw invalidOption('--engines', `choose at least one of ${HOST_TESTS.join(', ')}, or VM rows (backends)`);
   return s;
 }

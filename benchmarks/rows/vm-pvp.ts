@@ -44,7 +44,7 @@ export const vmPvpRows = defineRowKind<VmParams>({
     const s = ctx.scenario;
     const v = await vmTrialContext(ctx, p);
     return withPvpPath(ctx.lab, { backend: p.backend, image: v.image, qemu: v.qemuBinary, nicModel: v.nicModel, ...(v.progress ? { progress: v.progress } : {}), ...(v.onQmp ? { onQmp: v.onQmp } : {}) }, async (pvp) => {
-      ctx.vms?.onVms([{ name: pvp.vm.name, vm: pvp.vm, qmp: pvp.qmp } as never]);
+      ctx.vms?.onVms([{ spec: pvp.topology.vm, vm: pvp.vm, qmp: pvp.qmp }]);
       ctx.noteTool('pvp-forwarder', pvp.forwarder);
       // The host ends' XDP mode is the path's: skb on taps, native on the veths of tap-bridge.
       const path: RatePath = { gen: pvp.gen, macs: { src: pvp.gen.mac, dst: pvp.recv.mac }, receiver: { at: pvp.recv }, mode: pvp.mode };

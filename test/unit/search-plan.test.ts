@@ -63,5 +63,6 @@ describe('rate searches in the run model', () => {
     expect(errorOf(() => resolveScenario({ rate: 2e9 })).field).toBe('--rate');
     expect(errorOf(() => resolveScenario({ latency: true, search: ['ndr'] })).message).toMatch(/--latency: latency rows run at fractions of the PDR/);
     expect(errorOf(() => resolveScenario({ tests: ['txonly'], search: ['ndr'] })).message).toMatch(/--search: searches run for the receiving rows/);
+    expect(resolveScenario({ tests: [], search: ['ndr'], vm: { backends: ['tap'], pvp: true } }).vm?.pvp).toBe(true);
   });
 });

@@ -24,6 +24,10 @@ ${VM_BACKENDS.map((b) => `                      ${b.name.padEnd(12)} ${b.summary
   --trials N        trials per row, each with fresh VMs (default ${VM_BENCH_DEFAULTS.trials})
   --parallel N      iperf3 streams (-P) per direction (default 1); live samples are their sum
   --nic MODEL       ${NIC_MODELS.join(' | ')} (default ${VM_BENCH_DEFAULTS.nicModel})
+  --pvp             PVP rows: the guest forwards between two NICs of the backend; xdplab sends
+                    into one host end and measures at the other (tap, tap-bridge, tap-vhost, af-xdp)
+  --search LIST     ndr,pdr: rate searches for the PVP rows and, with --tests txonly, into the
+                    guest (BACKEND/search-txonly); xdplab bench --help has --pdr-loss and friends
   --qemu PATH       the QEMU binary (default $XDPLAB_QEMU, else qemu-system-x86_64 on PATH)
   --quick           ${VM_BENCH_QUICK.trials} trial of ${VM_BENCH_QUICK.durationMs / 1000} s per row
   --out DIR         reports directory (default ./reports)
@@ -42,12 +46,17 @@ function seconds(name: string, v: string | undefined): number | undefined {
   return Math.round(n * 1000);
 }
 
+/** --pvp and --search, for the scenario (checked by its schema). */
+let extras: { pvp?: boolean; search?: string[] } = {};
+
 export function parseVmBenchArgs(args: string[]): { options: VmBenchOptions; json: boolean; help: boolean } {
   const v = parseFlags('vm bench', args, {
     backends: { type: 'string' }, tests: { type: 'string' }, duration: { type: 'string' }, trials: { type: 'string' }, parallel: { type: 'string' },
     nic: { type: 'string' }, qemu: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
     fault: { type: 'string' }, 'fault-rows': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    pvp: { type: 'boolean' }, search: { type: 'string' },
   });
+  extras = { ...(v.pvp ? { pvp: true } : {}), ...(v.search !== undefined ? { search: list(v.search) ?? [] } : {}) };
   const quick = !!v.quick;
   const backends = list(v.backends) ?? ['all'];
   const trialsText = v.trials;
@@ -112,6 +121,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const { runScenario } = await import('./bench.js');
   return runScenario({
     tests: [], durationMs: o.durationMs, trials: o.trials, warmupMs: 0, ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
-    vm: { backends: o.backends, tests: parseTests(o.tests), nicModel: o.nicModel === 'e1000' ? 'e1000' : 'virtio-net-pci', ...(o.qemu ? { qemu: o.qemu } : {}), ...(o.faults ? { faults: o.faults } : {}) },
+    ...(extras.search ? { search: extras.search } : {}),
+    vm: { backends: o.backends, tests: parseTests(o.tests), ...(extras.pvp ? { pvp: true } : {}), nicModel: o.nicModel === 'e1000' ? 'e1000' : 'virtio-net-pci', ...(o.qemu ? { qemu: o.qemu } : {}), ...(o.faults ? { faults: o.faults } : {}) },
   }, { quick: false, json: a.json, out: o.reportsDir, command: o.command, table: vmReportTable }, io);
 }
