@@ -46,6 +46,25 @@ describe('RunMatrix', () => {
     expect(onstart.mock.calls[0]![0]).toEqual({ scenario: { tests: ['txonly', 'rxonly'], modes: ['native'], frameBytes: [64] }, quick: true });
   });
 
+  it('asks for NDR/PDR searches, latency rows and IMIX; latency only with PDR, searches only with receiving rows', () => {
+    click(box('engine', 'rxonly'));
+    click(box('engine', 'txonly'));
+    // txonly alone has nothing to search.
+    expect(box('search', 'ndr').disabled).toBe(true);
+    click(box('engine', 'io'));
+    expect(box('search', 'ndr').disabled).toBe(false);
+    const latency = q('input[name="latency"]')!;
+    expect(latency.disabled).toBe(true);
+    click(box('search', 'ndr'));
+    click(box('search', 'pdr'));
+    expect(latency.disabled).toBe(false);
+    click(latency);
+    click(q('input[name="imix"]')!);
+    expect(q('input[name="pvp"]')!.disabled).toBe(true);
+    submit();
+    expect(onstart.mock.calls[0]![0].scenario).toEqual({ tests: ['io'], modes: ['native'], frameBytes: [64], search: ['ndr', 'pdr'], latency: true, imix: true });
+  });
+
   it('multiplies engines x modes x frame sizes, and trials when not quick', () => {
     click(box('mode', 'skb'));
     click(box('frame', '1518'));

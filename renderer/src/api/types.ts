@@ -18,5 +18,5 @@ export type RunVm = CommandResult<'runVms'>['vms'][number];
 export type Comparison = CommandResult<'compareReports'>;
 export type LabErrorJson = { code: string; message: string; field?: string; hint?: string };
 
-export { HOST_TESTS as ENGINES, AFXDP_MODES as MODES, COMMON_FRAME_SIZES as FRAME_SIZES, MIN_FRAME_BYTES, MAX_FRAME_BYTES, NIC_MODELS as VM_NICS, VM_TESTS } from '../../../benchmarks/contracts/vocabulary.js';
+export { HOST_TESTS as ENGINES, AFXDP_MODES as MODES, COMMON_FRAME_SIZES as FRAME_SIZES, MIN_FRAME_BYTES, MAX_FRAME_BYTES, NIC_MODELS as VM_NICS, VM_TESTS, SEARCH_GOALS } from '../../../benchmarks/contracts/vocabulary.js';
 export const VM_BACKENDS = ['user', 'tap', 'stream', 'dgram', 'socket', 'hubport', 'af-xdp'] as const satisfies readonly VmBackend[];
