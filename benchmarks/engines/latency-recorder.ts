@@ -55,7 +55,8 @@ export class LatencyRecorder {
     this.flush();
     const h = this.histogram;
     const count = h.totalCount;
-    const at = (p: number) => (count > 0 ? h.getValueAtPercentile(p) : 0);
+    // A percentile is its bucket's highest equivalent value: never past the largest recorded.
+    const at = (p: number) => (count > 0 ? Math.min(h.getValueAtPercentile(p), h.maxValue) : 0);
     return {
       count,
       minNs: count > 0 ? h.minNonZeroValue : 0,

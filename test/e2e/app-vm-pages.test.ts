@@ -80,7 +80,7 @@ const attr = (page: Page, testId: string, name: string) => page.locator(`[data-t
     await screenshot(browser, page, 'pages-runs-vm.png');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.locator('[data-testid="run-progress"]').first().waitFor();
-    expect(runs.started.at(-1)).toEqual({ scenario: { tests: [], vm: { backends: ['user', 'tap'], tests: ['iperf3'], nicModel: 'virtio-net-pci' } }, quick: true });
+    expect(runs.started.at(-1)).toEqual({ scenario: { tests: [], vm: { backends: ['user', 'tap'], tests: ['iperf3'], pvp: false, nicModel: 'virtio-net-pci' } }, quick: true });
     runId = runs.list()[0]!.runId;
   });
 

@@ -49,7 +49,8 @@ function parts(): Array<{ from: string; to: string }> {
 /** Whether the user `wrap` switches to can read (and traverse) all of `paths`, following symlinks. */
 function readableBy(wrap: string[], paths: string[]): boolean {
   const [cmd, ...args] = [...wrap, 'find', '-L', ...paths, '!', '-readable', '-print', '-quit'];
-  const r = spawnSync(cmd!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  // From /: find fails (status 1) when the other user cannot return to a 0700 working directory.
+  const r = spawnSync(cmd!, args, { cwd: '/', encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return r.status === 0 && r.stdout === '';
 }
 

@@ -139,12 +139,13 @@ suite('paced, stamped traffic between two workers on a veth pair', { root: true,
             const overRun = got / T;
             lines.push(`${fraction * 100}% #${attempt}: target ${target} achieved ${achieved.toFixed(0)} (${((achieved / target - 1) * 100).toFixed(2)}%) over ${T.toFixed(3)} s, missed ${missed}, rateReached ${gen.rateReached}; receiver ${overRun.toFixed(0)} pps, lost ${total - got}`);
             // On every attempt: never above the rate; every frame of credit was sent or reported
-            // missed, less the credit left at the end (at most two bursts); the flag tells the truth.
+            // missed, less the credit left at the end; the flag tells the truth.
             expect(gen.targetPps).toBe(target);
             expect(total).toBe(Math.round(achieved * T));
             expect(achieved).toBeLessThanOrEqual(target * 1.0001);
             expect(total + missed).toBeLessThanOrEqual(target * T + 2);
-            expect(total + missed).toBeGreaterThanOrEqual(target * T - 2 * BURST - 2);
+            // Less the credit left at the end: at most the generator's catch-up cap (10 ms at the rate).
+            expect(total + missed).toBeGreaterThanOrEqual(target * T - Math.max(2 * BURST, target * 0.01) - 2);
             expect(gen.rateReached).toBe(achieved >= 0.99 * target);
             expect(got).toBeLessThanOrEqual(total);
             // The receiver's count over time is judged only if its ring overflowed nowhere.

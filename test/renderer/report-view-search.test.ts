@@ -52,7 +52,7 @@ describe('ReportView: rate searches, latency and sweeps', () => {
     expect(searches.length).toBe(4);
     const s64 = searches[0]!;
     expect(s64.config.options.plugins.title.text).toBe('Loss per offered load: rxonly native 64B [xdplab]');
-    expect(s64.config.data.datasets.map((d) => [d.label, d.data.length])).toEqual([['maximum-rate probe', 1], ['search trial', 4], ['final check', 2]]);
+    expect(s64.config.data.datasets.map((d) => [d.label, d.data.length])).toEqual([['maximum-rate probe', 1], ['search trial', 4], ['final trial', 2]]);
     const a = s64.config.options.plugins.annotation!.annotations;
     expect([a.ndr!.type, a.ndr!.value, a.pdr!.type, a.pdr!.value]).toEqual(['line', 2, 'line', 2.4]);
     expect(a.ndr!.label!.content).toEqual(['NDR 2.000 Mpps (1.344 Gbps)', 'bounds 2.000–2.060, loss ≤ 0%']);
