@@ -47,7 +47,7 @@ const rowSpec = (c: SearchCell, extra: Partial<RowSpec> = {}): RowSpec => ({
 });
 
 /** What the last search of a row found, for its latency rows (shared through ctx.once). */
-interface Found { pdrPps?: number; fromTrial?: number }
+interface Found { pdrPps?: number }
 const foundOf = (ctx: TrialContext, searchRow: string) => ctx.once<Found>(`search-found:${searchRow}`, async () => ({}));
 
 /** The PMD reuses an XSK program already attached: skb mode means attaching libxdp's first. */
@@ -121,7 +121,7 @@ async function searchTrial(ctx: TrialContext, c: SearchCell): Promise<TrialOutco
       metrics.ndrCheckAboveLossRatio = checks[checks.length - 1]!.lossRatio;
     }
     const pdr = search.goals.find((g) => g.name === 'pdr');
-    if (pdr && pdr.lowerPps > 0) Object.assign(await foundOf(ctx, c.id), { pdrPps: pdr.lowerPps, fromTrial: ctx.trial });
+    if (pdr && pdr.lowerPps > 0) Object.assign(await foundOf(ctx, c.id), { pdrPps: pdr.lowerPps });
     return { metrics, commandLines: [...dut.commandLines, ...commandLines], search, attached: { mode: c.mode, zeroCopy: false } };
   } finally {
     await dut.stop();

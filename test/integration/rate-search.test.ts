@@ -58,7 +58,8 @@ suite('NDR/PDR search', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'] }
     expect(checks).toHaveLength(4);
     expect(checks[3]!.targetPps / checks[0]!.targetPps).toBeCloseTo(1.05, 3);
     expect(trial.metrics.ndrCheckTrials).toBe(3);
-    expect(trial.metrics.ndrCheckLossFree).toBeGreaterThanOrEqual(0);
+    expect(trial.metrics.ndrCheckLossFree).toBe(checks.slice(0, 3).filter((t) => t.lossRatio === 0).length);
+    expect(trial.metrics.ndrCheckAboveLossRatio).toBe(checks[3]!.lossRatio);
     // Every trial says what was asked, what the generator did and what arrived.
     for (const t of search.trials) {
       expect(t.sent).toBeGreaterThan(0);
