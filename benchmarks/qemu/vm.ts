@@ -156,7 +156,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---- the agent channel -------------------------------------------------------------------------
 
-interface AgentReply { id: number; pong?: boolean; kernel?: string; exitCode?: number; timedOut?: boolean; stdout?: string; stderr?: string; error?: string }
+interface AgentReply { id: number; nic?: string; uptime?: string; pong?: boolean; kernel?: string; exitCode?: number; timedOut?: boolean; stdout?: string; stderr?: string; error?: string }
 
 class AgentChannel {
   private socket: Socket | undefined;
@@ -437,6 +437,19 @@ export class Vm {
   }
 
   /** Runs `cmd args` in the guest through the agent; rejects on timeout or when QEMU exits. */
+  /**
+   * The guest's /proc/net/dev line of `ifname` and its /proc/uptime line, read by the agent
+   * without forking (cheap enough for live samples while the guest's vCPU is saturated).
+   */
+  async readNic(ifname: string, timeoutMs = 20_000): Promise<{ nic: string; uptime: string }> {
+    if (!this.running || this.stopping) throw new LabError({ code: 'ESTOPPED', message: `${this.p.name}: cannot read ${ifname}'s counters: the VM is not running` });
+    if (!/^[A-Za-z0-9._-]{1,15}$/.test(ifname)) throw invalidOption('ifname', `'${ifname}' is not an interface name (1-15 of A-Z a-z 0-9 . _ -)`);
+    const what = `${this.p.name}: the counters of ${ifname}`;
+    const r = await this.agent.request((id) => `nic ${id} ${ifname}\n`, timeoutMs, what);
+    if (r.error) throw new LabError({ code: 'EAGENT', message: `${what}: the agent answered: ${r.error}` });
+    return { nic: r.nic ?? '', uptime: r.uptime ?? '' };
+  }
+
   async exec(cmd: string, args: string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
     if (!this.running || this.stopping) throw new LabError({ code: 'ESTOPPED', message: `${this.p.name}: cannot run '${cmd}': the VM is not running` });
     const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;

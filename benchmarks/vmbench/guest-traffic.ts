@@ -21,8 +21,8 @@ export interface GuestNicCounters {
  * ahead of rx_packets under load), then /proc/uptime right after.
  */
 export async function readGuestNic(vm: Vm, ifname = 'eth0'): Promise<GuestNicCounters> {
-  const out = await vm.run('cat', ['/proc/net/dev', '/proc/uptime'], { timeoutMs: 20_000 });
-  return parseGuestNic(out, ifname, vm.name);
+  const r = await vm.readNic(ifname);
+  return parseGuestNic(`${r.nic}\n${r.uptime}\n`, ifname, vm.name);
 }
 
 /** /proc/net/dev's line for `ifname` (rx: bytes packets errs drop ...; tx from the 9th field) and /proc/uptime's first number. */

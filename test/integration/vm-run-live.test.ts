@@ -95,9 +95,11 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
         })();
       });
       const h = await rm.start({
-        tests: [], durationMs: 6000, warmupMs: 0, trials: 1,
+        // 3 s before the link goes down: under load slirp's TCP can take a second or two to get
+        // going after iperf3's first packets (seen in CI: nothing before 2 s over user).
+        tests: [], durationMs: 7000, warmupMs: 0, trials: 1,
         vm: { backends: ['tap', 'user'], tests: ['iperf3'] },
-        timeline: [{ atMs: 2000, action: { kind: 'set_link', up: false } }, { atMs: 3500, action: { kind: 'set_link', up: true } }],
+        timeline: [{ atMs: 3000, action: { kind: 'set_link', up: false } }, { atMs: 4500, action: { kind: 'set_link', up: true } }],
       }, { command: ['test'] });
       runId = h.runId;
       report = await h.done;
@@ -110,8 +112,8 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
       const row = report.rows.find((r) => r.id === id)!;
       expect({ status: row.status, reason: row.reason }).toEqual({ status: 'ok', reason: undefined });
       expect(row.liveSource).toMatch(/^guest-nic/);
-      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined && s.tMs >= 0 && s.tMs < 6000);
-      expect(fwd.length).toBeGreaterThanOrEqual(11);
+      const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined && s.tMs >= 0 && s.tMs < 7000);
+      expect(fwd.length).toBeGreaterThanOrEqual(13);
       for (const s of fwd) expect(s.metrics.packetsPerSecond).toBeGreaterThanOrEqual(0);
       const rev = report.samples.filter((s) => s.row === id && s.metrics.reverseBitsPerSecond !== undefined);
       expect(rev.length).toBeGreaterThanOrEqual(10);
@@ -120,17 +122,17 @@ suite('VM runs live (RunManager: samples, timeline, markers, QMP on the running 
       expect(row.trials[0]!.metrics.reverseBitsPerSecond).toBeGreaterThan(0);
     });
 
-    it.each(ROWS)('%s: the link-down steps are command markers at ~2000 and ~3500 ms; the traffic falls to ~0 between and recovers', (id) => {
+    it.each(ROWS)('%s: the link-down steps are command markers at ~3000 and ~4500 ms; the traffic falls to ~0 between and recovers', (id) => {
       const steps = report.markers.filter((m) => m.row === id && m.source === 'timeline');
       expect(steps.map((m) => ({ name: m.name, ok: m.ok, detail: m.detail }))).toEqual([
         { name: 'set_link', ok: true, detail: '{"name":"n0","up":false}' },
         { name: 'set_link', ok: true, detail: '{"name":"n0","up":true}' },
       ]);
       // Timers on a shared, loaded 2-core machine: within half a second.
-      expect(Math.abs(steps[0]!.tMs - 2000)).toBeLessThan(500);
-      expect(Math.abs(steps[1]!.tMs - 3500)).toBeLessThan(500);
+      expect(Math.abs(steps[0]!.tMs - 3000)).toBeLessThan(500);
+      expect(Math.abs(steps[1]!.tMs - 4500)).toBeLessThan(500);
       const fwd = report.samples.filter((s) => s.row === id && s.metrics.bitsPerSecond !== undefined);
-      const before = median(fwd.filter((s) => s.tMs >= 0 && s.tMs + s.intervalMs <= 2000).map((s) => s.metrics.bitsPerSecond!));
+      const before = median(fwd.filter((s) => s.tMs >= 0 && s.tMs + s.intervalMs <= steps[0]!.tMs).map((s) => s.metrics.bitsPerSecond!));
       expect(before).toBeGreaterThan(1e6);
       // Samples wholly between the link going down and coming back up (as the markers say).
       const down = fwd.filter((s) => s.tMs >= steps[0]!.tMs + 200 && s.tMs + s.intervalMs <= steps[1]!.tMs);

@@ -6,6 +6,10 @@
 //   ping ID                                      -> {"id":ID,"pong":true,"kernel":"6.1.0-56-amd64"}
 //   exec ID TIMEOUT_S SCRIPT_B64 [STDIN_B64]     -> {"id":ID,"exitCode":N,"timedOut":false,
 //                                                    "stdout":"<base64>","stderr":"<base64>"}
+//   nic ID IFNAME                                -> {"id":ID,"nic":"<IFNAME's /proc/net/dev line>",
+//                                                    "uptime":"<the /proc/uptime line>"}
+// `nic` is answered in the agent's own loop with shell builtins only: no fork, so the live
+// samples keep their rate when iperf3 saturates a TCG guest's one vCPU (an exec forks ~8 times).
 // SCRIPT_B64 is a /bin/sh script (the host quotes argv into `exec 'cmd' 'arg'...`); it runs in a
 // session of its own, so that a timeout kills everything it started (exit code 137, timedOut
 // true). Each exec runs in the background: a long command does not hold up the others.
@@ -71,6 +75,13 @@ while :; do
     case "$op" in
       ping) reply "{\"id\":$id,\"pong\":true,\"kernel\":\"$kernel\"}" ;;
       exec) run "$id" "$a" "$b" "$c" & ;;
+      nic)
+        line=
+        while IFS= read -r l; do
+          case "$l" in "$a:"*|*" $a:"*) line=$l ;; esac
+        done < /proc/net/dev
+        IFS= read -r up < /proc/uptime
+        reply "{\"id\":$id,\"nic\":\"$line\",\"uptime\":\"$up\"}" ;;
       '') ;;
       *) reply "{\"id\":0,\"error\":\"unknown request\"}" ;;
     esac
