@@ -18,3 +18,6 @@ export { XskProgram, describeAttached, type XdpMode } from './xdp/xsk-program.js
 export { XdpDropProgram } from './xdp/drop-program.js';
 export { XdpEveryNthDropProgram, everyNthDropInstructions, checkEvery, type EveryNthCounts } from './xdp/drop-nth-program.js';
 export { queryXdp, programName, probeLibxdp } from './xdp/libxdp.js';
+export { VhostUserBackend, type BackendEvent, type VhostRole } from './vhost/backend.js';
+export { guestMappings } from './vhost/memory-map.js';
+export { openChannels } from './vhost/channel.js';

@@ -26,6 +26,8 @@ Commands:
                 QEMU network backends (user, tap, stream, dgram, af-xdp, ...) with VMs; a report
   helper [--config FILE] [--socket PATH]
                 The privileged steps for an unprivileged xdplab (bench --helper), over a unix socket
+  vhost serve --socket PATH --ifname IF [--mode native|skb] [--client] ...
+                A vhost-user-net back end over an AF_XDP port: any QEMU's guest on IF
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
@@ -47,6 +49,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   vm: () => import('./commands/vm.js'),
   report: () => import('./commands/report.js'),
   helper: () => import('./commands/helper.js'),
+  vhost: () => import('./commands/vhost.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

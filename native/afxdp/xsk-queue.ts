@@ -216,7 +216,7 @@ export class XskQueue {
    * umem.bytes). The frames are the caller's until it transmits them or gives them back with
    * release(). Refills the fill ring and wakes the kernel when it asks to be woken.
    */
-  rxBurst(batch: FrameBatch): number {
+  rxBurst(batch: FrameBatch, max = batch.capacity): number {
     // Preferred busy polling: the receive work (the driver's NAPI poll: XDP, redirect, copy into
     // the UMEM) runs here, inside recvfrom, on this thread's CPU and in its time, as DPDK's
     // AF_XDP PMD does with busy_budget. The fill ring is stocked first so the poll can deliver.
@@ -224,7 +224,7 @@ export class XskQueue {
       this.refill(this.config.ringSize);
       libc().recvfrom(this.fd, null, 0, C.MSG_DONTWAIT, null, null);
     }
-    const n = this.rx.available(batch.capacity);
+    const n = this.rx.available(max < batch.capacity ? max : batch.capacity);
     const words = this.desc.rx;
     let bytes = 0;
     for (let i = 0; i < n; i++) {

@@ -30,6 +30,13 @@ function bind() {
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
     vsnprintf: lib.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
+    read: lib.func('intptr_t read(int fd, void *buf, size_t count)'),
+    write: lib.func('intptr_t write(int fd, void *buf, size_t count)'),
+    lseek: lib.func('int64_t lseek(int fd, int64_t offset, int whence)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    ftruncate: lib.func('int ftruncate(int fd, int64_t length)'),
+    dup: lib.func('int dup(int fd)'),
   };
 }
 

@@ -1,0 +1,36 @@
+// `xdplab vhost serve` in the lab engine: the AF_XDP port opened in its namespace, the back end
+// run until SIGINT/SIGTERM, and everything released on the way out (the port's XDP program
+// first: it must not outlive the process).
+import { AfXdpPort, VhostUserBackend, withNetns, type BackendEvent } from '../../native/index.js';
+import type { VhostServeOptions } from '../cli/commands/vhost.js';
+
+export type ServeEvent = BackendEvent | { kind: 'port'; ifname: string; mode: string; zeroCopy: boolean; queues: number }
+  | { kind: 'stats'; counters: VhostUserBackend['totals']; connections: number } | { kind: 'stopped'; signal: string };
+
+export async function serveVhost(o: VhostServeOptions, emit: (e: ServeEvent) => void): Promise<number> {
+  const port = withNetns(o.netns, () => AfXdpPort.open({ ifname: o.ifname, ...(o.mode ? { mode: o.mode } : {}), queues: o.queues }));
+  let backend: VhostUserBackend | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal = (sig: NodeJS.Signals) => { emit({ kind: 'stopped', signal: sig }); backend?.stop(); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stats = () => {
+    const t = { ...backend!.totals };
+    const k = backend!.counters;
+    for (const key of Object.keys(t) as (keyof typeof t)[]) t[key] += k[key];
+    emit({ kind: 'stats', counters: t, connections: backend!.connections });
+  };
+  try {
+    emit({ kind: 'port', ifname: port.ifname, mode: port.mode, zeroCopy: port.zeroCopy, queues: port.queues.length });
+    backend = new VhostUserBackend({ socketPath: o.socket, role: o.client ? 'client' : 'server', port, onEvent: emit });
+    if (o.statsMs) timer = setInterval(stats, o.statsMs);
+    await backend.run();
+    stats();
+    return 0;
+  } finally {
+    if (timer) clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    port.close();
+  }
+}
