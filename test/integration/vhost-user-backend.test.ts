@@ -4,7 +4,7 @@
 // server (QEMU a client with reconnect=1: the back end restarted, traffic resumes without a
 // reboot) and as the client (QEMU's chardev server=on). Nothing left afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,8 @@ suite('xdplab vhost serve: a QEMU guest on the vhost-user back end, over AF_XDP 
   }
 
   function iperf3(reverse: boolean): { bitsPerSecond: number } {
+    // A new VM has a new MAC: the peer must not use the last one's.
+    veth.lab.ip(veth.nsB, ['neigh', 'flush', 'dev', veth.ifB]);
     const out = veth.lab.exec(veth.nsB, 'iperf3', ['-c', GUEST, '-t', '3', '-J', '--connect-timeout', '3000', ...(reverse ? ['-R'] : [])]);
     const r = parseIperf3Json(out);
     return { bitsPerSecond: r.receivedBitsPerSecond };
@@ -104,6 +106,68 @@ suite('xdplab vhost serve: a QEMU guest on the vhost-user back end, over AF_XDP 
       console.log(`vhost-user (xdplab, server): peer -> guest ${(fwd.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, guest -> peer ${(rev.bitsPerSecond / 1e6).toFixed(0)} Mbit/s`);
       expect(fwd.bitsPerSecond).toBeGreaterThan(1e6);
       expect(rev.bitsPerSecond).toBeGreaterThan(1e6);
+    }, 180_000);
+
+    it('the back end restarted: QEMU reconnects and traffic resumes without a guest reboot', async () => {
+      expect(vm?.running).toBe(true);
+      const uptime = async () => Number((await vm!.run('cat', ['/proc/uptime'])).split(' ')[0]);
+      const before = await uptime();
+      expect(await stopServe(backend)).toBe(0);
+      const gone = backend.events.filter((e) => e.kind === 'disconnected');
+      expect(gone.at(-1)?.reason).toBe('the back end stopped');
+      backend = serve(['--socket', sock(), '--ifname', veth.ifA, '--netns', veth.nsA]);
+      await backend.waitFor('connected', 1, 20_000);
+      await backend.waitFor('ready', 2, 20_000);
+      const fwd = iperf3(false);
+      expect(fwd.bitsPerSecond).toBeGreaterThan(1e6);
+      // The same boot: uptime went on.
+      expect(await uptime()).toBeGreaterThan(before);
+    }, 120_000);
+
+    it('QEMU killed mid-transfer: the back end unmaps, closes the eventfds and serves the next QEMU', async () => {
+      const pid = backend.proc.pid!;
+      const memfdMaps = () => readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('memfd:')).length;
+      const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+      expect(memfdMaps()).toBeGreaterThan(0);
+      const client = veth.lab.spawn(veth.nsB, 'iperf3', ['-c', GUEST, '-t', '5'], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(vm!.pid!, 'SIGKILL');
+      await backend.waitFor('disconnected', 1, 20_000);
+      await vm!.stop();
+      vm = undefined;
+      client.kill('SIGKILL');
+      expect(memfdMaps()).toBe(0);
+      const idleFds = fds();
+      // A new QEMU on the same back end.
+      vm = await startVm({ image, memoryMiB: 256, lab: veth.lab, ...vmArgs(`socket,id=vhc,path=${sock()},reconnect-ms=1000`) });
+      await backend.waitFor('ready', 2, 30_000);
+      await vm.run('iperf3', ['-s', '-D'], { timeoutMs: 20_000 });
+      expect(iperf3(true).bitsPerSecond).toBeGreaterThan(1e6);
+      await vm.stop();
+      vm = undefined;
+      await backend.waitFor('disconnected', 2, 20_000);
+      expect({ maps: memfdMaps(), fds: fds() }).toEqual({ maps: 0, fds: idleFds });
+    }, 180_000);
+  });
+
+  describe('as the client, QEMU\'s chardev listening (server=on)', () => {
+    let vm: Vm | undefined;
+    let backend: Served | undefined;
+    afterAll(async () => { await vm?.stop(); if (backend) await stopServe(backend); });
+
+    it('connects (retrying until QEMU listens) and carries iperf3; SIGTERM exits 0 and leaves no XDP program', async () => {
+      const sock = join(dir, 'client.sock');
+      backend = serve(['--socket', sock, '--ifname', veth.ifA, '--netns', veth.nsA, '--client']);
+      await backend.waitFor('connecting');
+      vm = await startVm({ image, memoryMiB: 256, lab: veth.lab, ...vmArgs(`socket,id=vhc,path=${sock},server=on`) });
+      await backend.waitFor('ready', 1, 30_000);
+      await vm.run('iperf3', ['-s', '-D'], { timeoutMs: 20_000 });
+      expect(iperf3(false).bitsPerSecond).toBeGreaterThan(1e6);
+      await vm.stop();
+      vm = undefined;
+      expect(await stopServe(backend)).toBe(0);
+      backend = undefined;
+      expect(veth.lab.ip(veth.nsA, ['link', 'show', veth.ifA])).not.toMatch(/prog\/xdp/);
     }, 180_000);
   });
 });
