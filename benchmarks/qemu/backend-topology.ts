@@ -29,6 +29,8 @@ export interface VmSpec {
   /** Start this VM only once the listener exists (the VMs before it are already starting). */
   after?: Listener;
   kernelArgs?: string[];
+  /** More QEMU arguments (shared guest memory and the chardev of a vhost-user NIC). */
+  extraArgs?: string[];
 }
 
 export type ClientSide = { kind: 'host'; netns?: string; address: string; port: number } | { kind: 'guest'; vm: number; address: string; port: number };

@@ -59,7 +59,7 @@ export function loneBackend(name: LoneBackendName): VmBackendName {
 }
 
 /** Backends whose guest NIC has a host interface an AF_XDP peer can sit on (txonly/rxonly). */
-export const PACKET_BACKENDS = ['tap', 'af-xdp'] as const satisfies readonly VmBackendName[];
+export const PACKET_BACKENDS = ['tap', 'af-xdp', 'vhost-user'] as const satisfies readonly VmBackendName[];
 export type PacketBackend = (typeof PACKET_BACKENDS)[number];
 
 export function isPacketBackend(b: string): b is PacketBackend {

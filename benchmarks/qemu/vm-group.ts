@@ -92,7 +92,7 @@ export class VmGroup {
     if (spec.after) await waitListening(spec.after, before, 60_000);
     const got: { qmp?: QmpClient } = {};
     const vm = await startVm({
-      name: spec.name, image: o.image, lab: o.lab, nics: [spec.nic, ...(spec.extraNics ?? [])], extraArgs: spec.extraNetdevs.flatMap((n) => ['-netdev', n]),
+      name: spec.name, image: o.image, lab: o.lab, nics: [spec.nic, ...(spec.extraNics ?? [])], extraArgs: [...(spec.extraArgs ?? []), ...spec.extraNetdevs.flatMap((n) => ['-netdev', n])],
       qemu: o.qemu, memoryMiB: o.memoryMiB, consoleLogPath: o.consoleLogPath?.(spec), onProgress: o.progress,
       gateway: spec.gateway, netns: spec.netns, kernelArgs: spec.kernelArgs,
       control: async (path) => {

@@ -2,6 +2,8 @@
 //
 //   namespace V: QEMU, its tap T, a bridge B joining T and veth end Q      (backend tap)
 //                QEMU's af-xdp netdev directly on veth end Q               (backend af-xdp)
+//                QEMU's vhost-user NIC; xdplab's vhost-user back end with an AF_XDP port
+//                on veth end Q                                             (backend vhost-user)
 //   namespace P: veth end P, where xdplab's worker opens its AF_XDP port
 //
 // Why a bridge and not a route: the frames keep the addresses the test gives them (the
@@ -19,7 +21,11 @@ import type { Lab } from '../lab/lab.js';
 import { formatNetdevArg, type Netdev } from '../qemu/netdev.js';
 import { macOf, type Endpoint } from '../lab/topology.js';
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { PacketBackend } from '../qemu/backends.js';
+import { vhostUserNetdev, vhostUserVmArgs } from '../qemu/vhost-user-nic.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
 
 export interface VmPacketTopology {
@@ -34,6 +40,8 @@ export interface VmPacketTopology {
   /** tap backend: the tap QEMU opens and the bridge. */
   tap?: string;
   bridge?: string;
+  /** vhost-user: the back end's socket (in a directory the lab removes) and the VM's extra arguments. */
+  vhost?: { socketPath: string; vmArgs: string[] };
   /** The Netdev, validated by the netdev model, and its -netdev argument. */
   netdev: Netdev;
   netdevArg: string;
@@ -83,6 +91,13 @@ export function createVmPacketTopology(lab: Lab, backend: PacketBackend, opts: {
   if (backend === 'af-xdp') {
     const netdev = afXdpNetdev('n0', q, opts.afXdpMode);
     return { backend, vmNetns, vmSide, peer, peerMac, netdev, netdevArg: formatNetdevArg(netdev), commandLines: lines };
+  }
+  if (backend === 'vhost-user') {
+    const dir = mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xl-vhost-'));
+    lab.trackFile(dir);
+    const socketPath = join(dir, 'vhost.sock');
+    const netdev = vhostUserNetdev('n0');
+    return { backend, vmNetns, vmSide, peer, peerMac, vhost: { socketPath, vmArgs: vhostUserVmArgs({ socketPath }) }, netdev, netdevArg: formatNetdevArg(netdev), commandLines: lines };
   }
   const tap = lab.name(`t${n}`);
   const bridge = lab.name(`b${n}`);

@@ -34,6 +34,7 @@ import { isPacketBackend, PACKET_BACKENDS } from '../qemu/backends.js';
 import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
+import { startXdplabVhost, type XdplabVhost } from '../vhost/xdplab-switch.js';
 
 /** The guest and the peer use the addresses of xdplab's default frame (198.18.0.2 and .1). */
 export const GUEST_IP = DEFAULT_FRAME.dstIp;
@@ -43,7 +44,7 @@ const GUEST_IF = 'eth0';
 export interface VmPacketRigOptions {
   image: { kernelPath: string; initrdPath: string };
   qemuBinary?: string;
-  /** tap (default) or af-xdp. */
+  /** tap (default), af-xdp or vhost-user (xdplab's back end on the veth). */
   backend?: string;
   nicModel?: string;
   name?: string;
@@ -127,6 +128,8 @@ export class VmPacketRig {
     readonly topology: VmPacketTopology,
     readonly vm: Vm,
     readonly guestMac: string,
+    /** The userspace back end between the guest and the veth (vhost-user): its CPU time is its cost. */
+    readonly backendProcess?: XdplabVhost,
   ) {
     this.commandLines = [commandLineOf(vm), ...topology.commandLines];
   }
@@ -144,7 +147,7 @@ export class VmPacketRig {
   static async open(o: VmPacketRigOptions): Promise<VmPacketRig> {
     const backend = o.backend ?? 'tap';
     if (!isPacketBackend(backend)) {
-      throw new LabError({ code: 'EINVAL', field: 'backend', message: `backend: the packet tests (txonly, rxonly) run over ${PACKET_BACKENDS.join(' or ')}, got '${backend}'` });
+      throw new LabError({ code: 'EINVAL', field: 'backend', message: `backend: the packet tests (txonly, rxonly) run over ${PACKET_BACKENDS.join(', ')}, got '${backend}'` });
     }
     const caps = await qemuCapabilities(o.qemuBinary ? { qemu: o.qemuBinary } : {});
     const lab = new Lab('vmpacket');
@@ -159,8 +162,13 @@ export class VmPacketRig {
           hint: 'install libxdp >= 1.4 and libbpf (or build xdp-tools), build QEMU >= 8.2 with --enable-af-xdp, and point --qemu PATH or XDPLAB_QEMU at that binary; xdplab doctor shows qemu-af-xdp',
         });
       }
+      // vhost-user: the back end listens before QEMU starts (QEMU's chardev connects to it).
+      const backendProcess = topology.vhost
+        ? await startXdplabVhost(lab, { socketPath: topology.vhost.socketPath, netns: topology.vmNetns, ifname: topology.vmSide.ifname })
+        : undefined;
+      if (backendProcess) topology.commandLines.push(backendProcess.commandLine);
       group = new VmGroup([{
-        name: o.name ?? `vmpkt-${lab.id}`, netns: topology.vmNetns, extraNetdevs: [],
+        name: o.name ?? `vmpkt-${lab.id}`, netns: topology.vmNetns, extraNetdevs: [], ...(topology.vhost ? { extraArgs: topology.vhost.vmArgs } : {}),
         nic: { netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` },
         // No IPv6 in the guest: its router solicitations and MLD reports would be counted.
         kernelArgs: ['ipv6.disable=1'],
@@ -168,7 +176,7 @@ export class VmPacketRig {
       const [{ vm }] = await group.start();
       // The guest never asks for the peer's MAC (an ICMP error to a txonly frame would).
       await vm.run('arp', ['-i', GUEST_IF, '-s', PEER_IP, topology.peerMac]);
-      return new VmPacketRig(lab, group, topology, vm, guestMac);
+      return new VmPacketRig(lab, group, topology, vm, guestMac, backendProcess);
     } catch (err) {
       await group?.stop(5000);
       lab.close();
@@ -178,7 +186,9 @@ export class VmPacketRig {
 
   /** Stops the VM (clean poweroff, then kill) and removes the namespaces and links (the group's lab). */
   async close(): Promise<void> {
-    await this.group.stop(8000);
+    // The back end first, cleanly (it detaches its XDP program; QEMU only loses its link), and
+    // waited for, so that nothing of it outlives the rig; then the VM and the lab.
+    try { await this.backendProcess?.stop(); } finally { await this.group.stop(8000); }
   }
 
   private worker(o: PacketRunOptions, engine: 'txonly' | 'rxonly', onSample?: (ev: WorkerSampleEvent) => void): RunningWorker {

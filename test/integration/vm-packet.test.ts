@@ -199,7 +199,7 @@ suite('VM packet tests under QEMU and AF_XDP', { root: true, tools: ['qemu-syste
   it('bad input: an unknown backend and an impossible frame size fail before anything starts', async () => {
     const bad = await expectError(runVmPacketTrial(context({ backend: 'user' }, [], [])));
     expect(bad).toMatchObject({ code: 'EINVAL', field: 'backend' });
-    expect(bad.message).toMatch(/tap or af-xdp, got 'user'/);
+    expect(bad.message).toMatch(/run over tap, af-xdp, .*got 'user'/);
     const size = await expectError(runVmPacketTrial(context({ frameBytes: 20 }, [], [])));
     expect(size).toMatchObject({ field: 'frameBytes' });
     expect(size.message).toMatch(/from 60 to 1514/);
