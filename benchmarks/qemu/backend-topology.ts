@@ -13,6 +13,8 @@ import type { NicConfig } from './vm.js';
 import type { VmBackendName } from './backends.js';
 import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
+import { startXdplabVhost } from '../vhost/xdplab-switch.js';
+import { vhostUserNetdev, vhostUserVmArgs } from './vhost-user-nic.js';
 
 /** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
 export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: string };
@@ -251,7 +253,29 @@ async function wire(backend: VmBackendName, env: TopologyEnv): Promise<Topology>
         client: { kind: 'host', netns: peerNs, address: NET.a, port: env.serverPort },
       };
     }
-    case 'vhost-user': case 'vhost-vdpa': case 'netmap':
+    case 'vhost-user': {
+      // xdplab's vhost-user back end (xdplab vhost serve, in namespace vm) bridges the guest's
+      // virtio-net queues to one veth end through an AF_XDP port; the other end, in namespace
+      // peer, has the address and runs the client (offloads off: AF_XDP has none).
+      const vmNs = namespace(env, cmds, 'vm');
+      const peerNs = namespace(env, cmds, 'peer');
+      const [xdpIf, peerIf] = env.lab.addVethPair({ netns: vmNs, suffix: 'vx' }, { netns: peerNs, suffix: 'vp' });
+      cmds.push(`ip link add ${xdpIf} netns ${vmNs} type veth peer name ${peerIf} netns ${peerNs}`);
+      env.lab.disableOffloads(peerNs, peerIf);
+      cmds.push(`ip netns exec ${peerNs} ethtool -K ${peerIf} tx off rx off tso off gso off gro off`);
+      ipCmd(env, cmds, peerNs, ['addr', 'add', `${NET.host}/${NET.prefix}`, 'dev', peerIf]);
+      ipCmd(env, cmds, vmNs, ['link', 'set', xdpIf, 'up']);
+      const socketPath = join(env.dir, 'vhost.sock');
+      const backendProcess = await startXdplabVhost(env.lab, { socketPath, netns: vmNs, ifname: xdpIf });
+      cmds.push(backendProcess.commandLine);
+      return {
+        backend, setupCommands: cmds,
+        vms: [{ name: vmName(env, 'a'), nic: nic(env, vhostUserNetdev('n0'), `${NET.a}/${NET.prefix}`), extraNetdevs: [], netns: vmNs, extraArgs: vhostUserVmArgs({ socketPath }) }],
+        server: { vm: 0 },
+        client: { kind: 'host', netns: peerNs, address: NET.a, port: env.serverPort },
+      };
+    }
+    case 'vhost-vdpa': case 'netmap':
       throw new LabError({ code: 'ENOTOOL', message: `${backend}: xdplab has no topology for this backend yet` });
   }
 }
@@ -312,7 +336,7 @@ export const PVP_NOT_AVAILABLE: Record<Exclude<VmBackendName, PvpBackend>, strin
   l2tpv3: `L2TPv3 encapsulates the frames in UDP between QEMUs: ${SOCKET_PEER}`,
   vde: 'the frames stay in a vde_switch (userspace); a host end would need vde_plug2tap, which xdplab does not wire',
   bridge: '-netdev bridge runs qemu-bridge-helper, which needs an ACL for the lab\'s bridges in /etc/qemu/bridge.conf; tap-bridge is the same path with the lab creating the tap (use it)',
-  'vhost-user': 'the host end is a userspace switch (dpdk-testpmd\'s vhost PMD) that xdplab does not run for PVP yet; xdplab\'s AF_XDP ports need a kernel interface',
+  'vhost-user': 'the guest\'s NICs end in a userspace back end, not a kernel interface; PVP would need one xdplab vhost serve per NIC, each on a veth for the generator and the receiver, which is not wired yet',
   'vhost-vdpa': 'needs a vDPA device (/dev/vhost-vdpa-N); xdplab has no wiring for it',
   netmap: 'needs a netmap VALE switch (QEMU built with netmap); xdplab has no wiring for it',
 };

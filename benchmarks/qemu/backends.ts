@@ -31,7 +31,7 @@ export const VM_BACKENDS = [
   { name: 'vde', netdev: 'vde', pair: 'guest<->guest', summary: 'two VMs on one vde_switch' },
   { name: 'l2tpv3', netdev: 'l2tpv3', pair: 'guest<->guest', summary: 'two VMs, Ethernet over L2TPv3 (UDP encapsulation) on 127.0.0.1' },
   { name: 'af-xdp', netdev: 'af-xdp', pair: 'host<->guest', summary: 'QEMU\'s AF_XDP socket on one end of a veth pair; iperf3 from the other end\'s namespace', lone: 'af-xdp' },
-  { name: 'vhost-user', netdev: 'vhost-user', pair: 'guest<->guest', summary: 'vhost-user to a userspace switch' },
+  { name: 'vhost-user', netdev: 'vhost-user', pair: 'host<->guest', summary: 'xdplab\'s vhost-user back end (xdplab vhost serve) bridging the guest to a veth end through AF_XDP; iperf3 from the other end\'s namespace' },
   { name: 'vhost-vdpa', netdev: 'vhost-vdpa', pair: 'host<->guest', summary: 'a vDPA device (/dev/vhost-vdpa-N)' },
   { name: 'netmap', netdev: 'netmap', pair: 'guest<->guest', summary: 'a netmap VALE switch port' },
 ] as const satisfies readonly BackendInfo[];

@@ -8,6 +8,7 @@ import { qemuCapabilities, type QemuCapabilities } from '../qemu/capabilities.js
 import { formatNetdevArg } from '../qemu/netdev.js';
 import { backendInfo, type VmBackendName } from '../qemu/backends.js';
 import { afXdpNetdev } from '../qemu/backend-topology.js';
+import { distPath } from '../paths.js';
 
 /** The facts about this host the checks use (read once per run; tests may pass their own). */
 export interface HostFacts {
@@ -84,8 +85,10 @@ export function backendProblem(name: VmBackendName, caps: QemuCapabilities, host
       if (!host.vdeSwitch) return missing(name, 'vde_switch is not installed (the VMs plug into a switch the lab starts)', 'apt-get install vde2');
       break;
     case 'vhost-user':
-      return missing(name, 'needs a vhost-user backend process on the other end of the socket (a userspace switch such as dpdk-testpmd with a net_vhost port, or snabb) and guest RAM it can map (memory-backend-memfd,share=on); xdplab does not run one yet',
-        'netdev check validates vhost-user options; a vhost-user topology is future work');
+      // xdplab's own back end (xdplab vhost serve) on a veth through AF_XDP.
+      if (!host.root) return missing(name, 'needs root: xdplab vhost serve opens an AF_XDP port in a lab namespace', 'run xdplab vm bench as root (sudo)');
+      if (!existsSync(distPath('benchmarks', 'cli', 'main.js'))) return missing(name, `xdplab vhost serve runs the compiled CLI, and ${distPath('benchmarks', 'cli', 'main.js')} is missing`, 'npm run build');
+      break;
     case 'vhost-vdpa':
       if (host.vhostVdpa.length === 0) {
         return missing(name, 'no /dev/vhost-vdpa-N device: needs a vDPA device (a vDPA NIC, or the simulator: modprobe vdpa_sim_net; vdpa dev add mgmtdev vdpasim_net name vdpa0) and the vhost_vdpa module',
