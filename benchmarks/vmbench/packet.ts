@@ -205,6 +205,20 @@ export class VmPacketRig {
     return startWorker(this.lab, spec, onSample);
   }
 
+  /**
+   * A userspace back end's cost over the whole run (warm-up, window, drain): its CPU seconds and
+   * CPU ns per packet it carried (txonly: the frames the guest received; rxonly: the frames the
+   * guest sent, which all went through it). Under TCG the guest bounds the rate, and this is
+   * what still compares two back ends.
+   */
+  private addBackendCost(metrics: Record<string, number>, cpu0: number | undefined, packets: number | undefined): void {
+    if (cpu0 === undefined || !this.backendProcess) return;
+    const cpu = this.backendProcess.cpuSeconds() - cpu0;
+    if (!Number.isFinite(cpu)) return;
+    metrics.backendCpuSeconds = cpu;
+    if (packets && packets > 0) metrics.backendCpuNsPerPacket = (cpu * 1e9) / packets;
+  }
+
   private readHost(): Promise<[LinkSnapshot, LinkSnapshot]> {
     return Promise.all([readLinks(this.topology.vmNetns), readLinks(this.topology.peer.netns)]);
   }
@@ -212,6 +226,7 @@ export class VmPacketRig {
   /** xdplab's txonly on the peer sends to the guest; the guest's NIC counts. */
   async txonly(o: PacketRunOptions): Promise<VmTrialOutcome> {
     checkRun(o);
+    const cpu0 = this.backendProcess?.cpuSeconds();
     const t = this.topology;
     const guest = () => readGuestNic(this.vm, GUEST_IF);
     const g0 = await guest();
@@ -266,6 +281,7 @@ export class VmPacketRig {
         windowReceivedPackets: window.to.rxPackets - window.from.rxPackets,
       });
     }
+    this.addBackendCost(metrics, cpu0, metrics.receivedPackets);
     return { metrics, commandLines: [this.commandLines[0]!, w.commandLine, ...this.commandLines.slice(1)], attached };
   }
 
@@ -296,6 +312,7 @@ export class VmPacketRig {
   /** The guest sends with pktgen to the peer's MAC; xdplab's rxonly counts. */
   async rxonly(o: PacketRunOptions): Promise<VmTrialOutcome> {
     checkRun(o);
+    const cpu0 = this.backendProcess?.cpuSeconds();
     const t = this.topology;
     const pg: PktgenConfig = { ifname: GUEST_IF, dstMac: t.peerMac, dstIp: PEER_IP, srcIp: GUEST_IP, frameBytes: o.frameBytes, count: o.count ?? 0 };
     await configurePktgen(this.vm, pg);
@@ -360,6 +377,7 @@ export class VmPacketRig {
       otherDroppedPackets: sent - received - tapLost - (t.tap ? delta(v0, v1, t.tap, 'rxDropped') : 0) - vethDropped - xskDropped,
     };
     if (rate) Object.assign(metrics, { packetsPerSecond: rate.pps, bitsPerSecond: rate.pps * o.frameBytes * 8, seconds: rate.seconds });
+    this.addBackendCost(metrics, cpu0, metrics.sentPackets);
     return { metrics, commandLines: [this.commandLines[0]!, w.commandLine, ...pktgenLines, `echo start > /proc/net/pktgen/pgctrl`, ...this.commandLines.slice(1)], attached };
   }
 
