@@ -131,7 +131,9 @@ export class VhostUserBackend {
   private sleep(c: NonNullable<VhostUserBackend['conn']>): void {
     const fds = [c.channel.fd];
     for (const v of c.device.vrings) if (v.ring && v.kick) fds.push(v.kick.fd);
-    for (const q of this.o.port.queues) fds.push(q.fd);
+    // An XSK only while its guest has buffers to take its frames: otherwise frames waiting in it
+    // would wake us at once, again and again; the guest's kick says when buffers come.
+    this.o.port.queues.forEach((q, i) => { if (c.device.vrings[2 * i]?.ring?.pending()) fds.push(q.fd); });
     const pfd = Buffer.alloc(8 * fds.length);
     fds.forEach((fd, i) => { pfd.writeInt32LE(fd, i * 8); pfd.writeInt16LE(POLLIN, i * 8 + 4); });
     const n = libc().poll(pfd, fds.length, SLEEP_MS) as number;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureGuestImage, type GuestImage } from '../../benchmarks/qemu/guest-image.js';
 import { startVm, type Vm } from '../../benchmarks/qemu/vm.js';
 import { parseIperf3Json } from '../../benchmarks/tools/iperf3.js';
+import { processCpuSeconds } from '../../benchmarks/vhost/xdplab-switch.js';
 import { suite } from '../helpers/requirements.js';
 import { createVethLab, type VethLab } from '../helpers/veth-lab.js';
 
@@ -100,6 +101,12 @@ suite('xdplab vhost serve: a QEMU guest on the vhost-user back end, over AF_XDP 
       await backend.waitFor('connected');
       await backend.waitFor('ready', 1);
       await vm.run('iperf3', ['-s', '-D'], { timeoutMs: 20_000 });
+      // Idle, the back end sleeps in poll() (guest kicks on): it does not spin a core.
+      const cpu0 = processCpuSeconds(backend.proc.pid!);
+      await new Promise((r) => setTimeout(r, 3000));
+      const idleCpu = processCpuSeconds(backend.proc.pid!) - cpu0;
+      console.log(`vhost-user back end idle: ${idleCpu.toFixed(2)} CPU s in 3 s`);
+      expect(idleCpu).toBeLessThan(1);
       veth.lab.exec(veth.nsB, 'ping', ['-c', '1', '-W', '5', GUEST]);
       const fwd = iperf3(false);
       const rev = iperf3(true);
