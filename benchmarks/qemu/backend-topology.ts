@@ -13,7 +13,7 @@ import type { NicConfig } from './vm.js';
 import type { VmBackendName } from './backends.js';
 import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
-import { startXdplabVhost } from '../vhost/xdplab-switch.js';
+import { startVhostBackend } from '../vhost/back-ends.js';
 import { vhostUserNetdev, vhostUserVmArgs } from './vhost-user-nic.js';
 
 /** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
@@ -253,10 +253,11 @@ async function wire(backend: VmBackendName, env: TopologyEnv): Promise<Topology>
         client: { kind: 'host', netns: peerNs, address: NET.a, port: env.serverPort },
       };
     }
-    case 'vhost-user': {
-      // xdplab's vhost-user back end (xdplab vhost serve, in namespace vm) bridges the guest's
-      // virtio-net queues to one veth end through an AF_XDP port; the other end, in namespace
-      // peer, has the address and runs the client (offloads off: AF_XDP has none).
+    case 'vhost-user': case 'vhost-user-testpmd': {
+      // The vhost-user back end (xdplab vhost serve, or testpmd's vhost + AF_XDP PMDs as the
+      // reference; in namespace vm) bridges the guest's virtio-net queues to one veth end
+      // through AF_XDP; the other end, in namespace peer, has the address and runs the client
+      // (offloads off: AF_XDP has none).
       const vmNs = namespace(env, cmds, 'vm');
       const peerNs = namespace(env, cmds, 'peer');
       const [xdpIf, peerIf] = env.lab.addVethPair({ netns: vmNs, suffix: 'vx' }, { netns: peerNs, suffix: 'vp' });
@@ -266,7 +267,7 @@ async function wire(backend: VmBackendName, env: TopologyEnv): Promise<Topology>
       ipCmd(env, cmds, peerNs, ['addr', 'add', `${NET.host}/${NET.prefix}`, 'dev', peerIf]);
       ipCmd(env, cmds, vmNs, ['link', 'set', xdpIf, 'up']);
       const socketPath = join(env.dir, 'vhost.sock');
-      const backendProcess = await startXdplabVhost(env.lab, { socketPath, netns: vmNs, ifname: xdpIf });
+      const backendProcess = await startVhostBackend(backend, env.lab, { socketPath, netns: vmNs, ifname: xdpIf });
       cmds.push(backendProcess.commandLine);
       return {
         backend, setupCommands: cmds,
@@ -336,6 +337,7 @@ export const PVP_NOT_AVAILABLE: Record<Exclude<VmBackendName, PvpBackend>, strin
   l2tpv3: `L2TPv3 encapsulates the frames in UDP between QEMUs: ${SOCKET_PEER}`,
   vde: 'the frames stay in a vde_switch (userspace); a host end would need vde_plug2tap, which xdplab does not wire',
   bridge: '-netdev bridge runs qemu-bridge-helper, which needs an ACL for the lab\'s bridges in /etc/qemu/bridge.conf; tap-bridge is the same path with the lab creating the tap (use it)',
+  'vhost-user-testpmd': 'the reference back end (testpmd) serves one NIC here; PVP over vhost-user is not wired yet (see vhost-user)',
   'vhost-user': 'the guest\'s NICs end in a userspace back end, not a kernel interface; PVP would need one xdplab vhost serve per NIC, each on a veth for the generator and the receiver, which is not wired yet',
   'vhost-vdpa': 'needs a vDPA device (/dev/vhost-vdpa-N); xdplab has no wiring for it',
   netmap: 'needs a netmap VALE switch (QEMU built with netmap); xdplab has no wiring for it',

@@ -32,6 +32,7 @@ export const VM_BACKENDS = [
   { name: 'l2tpv3', netdev: 'l2tpv3', pair: 'guest<->guest', summary: 'two VMs, Ethernet over L2TPv3 (UDP encapsulation) on 127.0.0.1' },
   { name: 'af-xdp', netdev: 'af-xdp', pair: 'host<->guest', summary: 'QEMU\'s AF_XDP socket on one end of a veth pair; iperf3 from the other end\'s namespace', lone: 'af-xdp' },
   { name: 'vhost-user', netdev: 'vhost-user', pair: 'host<->guest', summary: 'xdplab\'s vhost-user back end (xdplab vhost serve) bridging the guest to a veth end through AF_XDP; iperf3 from the other end\'s namespace' },
+  { name: 'vhost-user-testpmd', netdev: 'vhost-user', pair: 'host<->guest', summary: 'the reference for vhost-user: dpdk-testpmd\'s vhost PMD and AF_XDP PMD in io mode on the same veth end' },
   { name: 'vhost-vdpa', netdev: 'vhost-vdpa', pair: 'host<->guest', summary: 'a vDPA device (/dev/vhost-vdpa-N)' },
   { name: 'netmap', netdev: 'netmap', pair: 'guest<->guest', summary: 'a netmap VALE switch port' },
 ] as const satisfies readonly BackendInfo[];
@@ -59,7 +60,7 @@ export function loneBackend(name: LoneBackendName): VmBackendName {
 }
 
 /** Backends whose guest NIC has a host interface an AF_XDP peer can sit on (txonly/rxonly). */
-export const PACKET_BACKENDS = ['tap', 'af-xdp', 'vhost-user'] as const satisfies readonly VmBackendName[];
+export const PACKET_BACKENDS = ['tap', 'af-xdp', 'vhost-user', 'vhost-user-testpmd'] as const satisfies readonly VmBackendName[];
 export type PacketBackend = (typeof PACKET_BACKENDS)[number];
 
 export function isPacketBackend(b: string): b is PacketBackend {

@@ -18,10 +18,13 @@ export interface XdplabVhostOptions {
   mode?: 'native' | 'skb';
 }
 
-export interface XdplabVhost {
+/** A userspace vhost-user back end the lab runs (xdplab's, or testpmd's as the reference). */
+export interface VhostBackendProcess {
+  /** Which: 'xdplab' or 'testpmd'. */
+  name: string;
   commandLine: string;
   pid: number;
-  /** Every event line so far (port, listening, connected, ready, refused, disconnected, ...). */
+  /** Every event line so far (xdplab's: port, listening, connected, ready, refused, disconnected, ...). */
   events: Array<{ kind: string } & Record<string, unknown>>;
   /** User + system CPU seconds the back end has used. */
   cpuSeconds(): number;
@@ -44,19 +47,19 @@ export function processCpuSeconds(pid: number): number {
 }
 
 /** Starts the back end and resolves once it listens (server) or is trying to connect (client). */
-export async function startXdplabVhost(lab: Lab, o: XdplabVhostOptions, timeoutMs = 15_000): Promise<XdplabVhost> {
+export async function startXdplabVhost(lab: Lab, o: XdplabVhostOptions, timeoutMs = 15_000): Promise<VhostBackendProcess> {
   const args = [join(PROJECT_ROOT, 'bin', 'xdplab.js'), 'vhost', 'serve', '--socket', o.socketPath, '--ifname', o.ifname,
     ...(o.netns ? ['--netns', o.netns] : []), ...(o.role === 'client' ? ['--client'] : []), ...(o.mode ? ['--mode', o.mode] : [])];
   lab.recordXdp(o.netns, o.ifname);
   const child = lab.spawn(undefined, process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
-  const events: XdplabVhost['events'] = [];
+  const events: VhostBackendProcess['events'] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   const exited = new Promise<void>((r) => child.once('close', () => r()));
   const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new LabError({ code: 'ETIMEDOUT', message: `xdplab vhost serve did not start within ${timeoutMs / 1000} s: ${stderr.trim().slice(-300)}` })), timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let e: XdplabVhost['events'][number];
+      let e: VhostBackendProcess['events'][number];
       try { e = JSON.parse(line) as typeof e; } catch { return; }
       events.push(e);
       if (e.kind === 'listening' || e.kind === 'connecting') { clearTimeout(timer); resolve(); }
@@ -71,6 +74,7 @@ export async function startXdplabVhost(lab: Lab, o: XdplabVhostOptions, timeoutM
   }
   const q = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a}'`);
   return {
+    name: 'xdplab',
     commandLine: ['xdplab', ...args.slice(1)].map(q).join(' '),
     pid: child.pid!,
     events,

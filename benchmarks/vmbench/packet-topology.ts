@@ -92,7 +92,7 @@ export function createVmPacketTopology(lab: Lab, backend: PacketBackend, opts: {
     const netdev = afXdpNetdev('n0', q, opts.afXdpMode);
     return { backend, vmNetns, vmSide, peer, peerMac, netdev, netdevArg: formatNetdevArg(netdev), commandLines: lines };
   }
-  if (backend === 'vhost-user') {
+  if (backend === 'vhost-user' || backend === 'vhost-user-testpmd') {
     const dir = mkdtempSync(join(tmpdir().length < 60 ? tmpdir() : '/tmp', 'xl-vhost-'));
     lab.trackFile(dir);
     const socketPath = join(dir, 'vhost.sock');

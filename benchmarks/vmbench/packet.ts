@@ -34,7 +34,7 @@ import { isPacketBackend, PACKET_BACKENDS } from '../qemu/backends.js';
 import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
-import { startXdplabVhost, type XdplabVhost } from '../vhost/xdplab-switch.js';
+import { startVhostBackend, type VhostBackendProcess, type VhostUserBackend } from '../vhost/back-ends.js';
 
 /** The guest and the peer use the addresses of xdplab's default frame (198.18.0.2 and .1). */
 export const GUEST_IP = DEFAULT_FRAME.dstIp;
@@ -129,7 +129,7 @@ export class VmPacketRig {
     readonly vm: Vm,
     readonly guestMac: string,
     /** The userspace back end between the guest and the veth (vhost-user): its CPU time is its cost. */
-    readonly backendProcess?: XdplabVhost,
+    readonly backendProcess?: VhostBackendProcess,
   ) {
     this.commandLines = [commandLineOf(vm), ...topology.commandLines];
   }
@@ -164,7 +164,7 @@ export class VmPacketRig {
       }
       // vhost-user: the back end listens before QEMU starts (QEMU's chardev connects to it).
       const backendProcess = topology.vhost
-        ? await startXdplabVhost(lab, { socketPath: topology.vhost.socketPath, netns: topology.vmNetns, ifname: topology.vmSide.ifname })
+        ? await startVhostBackend(backend as VhostUserBackend, lab, { socketPath: topology.vhost.socketPath, netns: topology.vmNetns, ifname: topology.vmSide.ifname })
         : undefined;
       if (backendProcess) topology.commandLines.push(backendProcess.commandLine);
       group = new VmGroup([{

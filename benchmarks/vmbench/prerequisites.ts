@@ -19,6 +19,9 @@ export interface HostFacts {
   vdeSwitch: boolean;
   iperf3: boolean;
   bridgeHelper?: string;
+  /** dpdk-testpmd on PATH, and the PMDs in DPDK's plugin directory (librte_net_vhost, ...). */
+  testpmd?: boolean;
+  dpdkPmds?: string[];
   /** The helper's ACL file and its allow lines. */
   bridgeAcl: { path: string; exists: boolean; allowAll: boolean };
 }
@@ -35,7 +38,14 @@ export function hostFacts(): HostFacts {
   let vdpa: string[] = [];
   try { vdpa = readdirSync('/dev').filter((f) => f.startsWith('vhost-vdpa-')); } catch { /* none */ }
   const helper = BRIDGE_HELPER_PATHS.find((p) => existsSync(p));
+  const pmds: string[] = [];
+  try {
+    const base = '/usr/lib/x86_64-linux-gnu/dpdk';
+    for (const d of readdirSync(base).filter((x) => x.startsWith('pmds-'))) for (const f of readdirSync(`${base}/${d}`)) { const m = /^(librte_net_[a-z_]+)\.so$/.exec(f); if (m) pmds.push(m[1]!); }
+  } catch { /* no DPDK */ }
   return {
+    testpmd: !!which('dpdk-testpmd'),
+    dpdkPmds: pmds,
     root: process.getuid?.() === 0,
     tun: existsSync('/dev/net/tun'),
     vhostNet: existsSync('/dev/vhost-net'),
@@ -89,6 +99,15 @@ export function backendProblem(name: VmBackendName, caps: QemuCapabilities, host
       if (!host.root) return missing(name, 'needs root: xdplab vhost serve opens an AF_XDP port in a lab namespace', 'run xdplab vm bench as root (sudo)');
       if (!existsSync(distPath('benchmarks', 'cli', 'main.js'))) return missing(name, `xdplab vhost serve runs the compiled CLI, and ${distPath('benchmarks', 'cli', 'main.js')} is missing`, 'npm run build');
       break;
+    case 'vhost-user-testpmd': {
+      if (!host.root) return missing(name, 'needs root: dpdk-testpmd opens an AF_XDP port in a lab namespace', 'run xdplab vm bench as root (sudo)');
+      const pmds = host.dpdkPmds ?? [];
+      const lacking = ['librte_net_vhost', 'librte_net_af_xdp'].filter((p) => !pmds.includes(p));
+      if (!host.testpmd || lacking.length) {
+        return missing(name, `needs dpdk-testpmd with the vhost and AF_XDP PMDs: ${!host.testpmd ? 'dpdk-testpmd not found' : `missing ${lacking.join(', ')}`}`, 'apt-get install dpdk librte-net-af-xdp23 librte-net-vhost23 (npm run setup)');
+      }
+      break;
+    }
     case 'vhost-vdpa':
       if (host.vhostVdpa.length === 0) {
         return missing(name, 'no /dev/vhost-vdpa-N device: needs a vDPA device (a vDPA NIC, or the simulator: modprobe vdpa_sim_net; vdpa dev add mgmtdev vdpasim_net name vdpa0) and the vhost_vdpa module',
