@@ -40,7 +40,7 @@ export class VhostNetDevice {
   private owner = false;
 
   constructor(private readonly o: NetDeviceOptions) {
-    this.offered = bit(Feature.F_VERSION_1) | bit(Feature.NET_F_MRG_RXBUF) | bit(Feature.VHOST_USER_F_PROTOCOL_FEATURES) | (o.queuePairs > 1 ? bit(Feature.NET_F_MQ) : 0n);
+    this.offered = bit(Feature.F_VERSION_1) | bit(Feature.NET_F_MRG_RXBUF) | bit(Feature.RING_F_EVENT_IDX) | bit(Feature.VHOST_USER_F_PROTOCOL_FEATURES) | (o.queuePairs > 1 ? bit(Feature.NET_F_MQ) : 0n);
     this.offeredProtocol = bit(ProtocolFeature.MQ) | bit(ProtocolFeature.REPLY_ACK);
     this.vrings = Array.from({ length: 2 * o.queuePairs }, () => ({ num: 0, base: 0, enabled: false }));
   }
@@ -179,7 +179,7 @@ export class VhostNetDevice {
   pendingFds: number[] = [];
 
   private buildRing(index: number, v: Vring, base: number): SplitRing {
-    return new SplitRing(index, v.num, this.memory!, v.addr!, base);
+    return new SplitRing(index, v.num, this.memory!, v.addr!, base, this.has(Feature.RING_F_EVENT_IDX));
   }
 
   private stop(v: Vring): void {

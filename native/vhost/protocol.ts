@@ -47,6 +47,7 @@ export const Feature = {
   NET_F_MRG_RXBUF: 15,
   NET_F_STATUS: 16,
   NET_F_MQ: 22,
+  RING_F_EVENT_IDX: 29,
   VHOST_USER_F_PROTOCOL_FEATURES: 30,
   F_VERSION_1: 32,
 } as const;

@@ -25,6 +25,8 @@ export class SplitRing {
   private readonly desc: Uint32Array;
   private readonly avail: Uint16Array;
   private readonly usedHead: Uint16Array;
+  /** used.avail_event (after the used ring): where we want the next kick (EVENT_IDX). */
+  private readonly availEvent: Uint16Array;
   private readonly usedRing: Uint32Array;
   private readonly mask: number;
   /** Region bytes as Buffers (Buffer.copy copies without a view per call). */
@@ -35,7 +37,15 @@ export class SplitRing {
   private usedIdx: number;
   private unpublished = 0;
 
-  constructor(readonly queue: number, readonly size: number, private readonly memory: GuestMemory, addr: RingAddresses, base: number) {
+  /** The used idx the driver last saw published (EVENT_IDX decides against it). */
+  private publishedIdx: number;
+
+  /**
+   * eventIdx: VIRTIO_RING_F_EVENT_IDX was negotiated: interrupts only when the used index
+   * crosses the driver's used_event, kicks only when its avail index crosses our avail_event
+   * (the driver batches both; under TCG every interrupt and kick is expensive).
+   */
+  constructor(readonly queue: number, readonly size: number, private readonly memory: GuestMemory, addr: RingAddresses, base: number, private readonly eventIdx = false) {
     this.mask = size - 1;
     const mem = memory;
     const part = (what: string, a: number, bytes: number, align: number) => {
@@ -50,10 +60,12 @@ export class SplitRing {
     this.desc = new Uint32Array(d.buf, d.off, 4 * size);
     this.avail = new Uint16Array(av.buf, av.off, 3 + size);
     this.usedHead = new Uint16Array(us.buf, us.off, 2);
+    this.availEvent = new Uint16Array(us.buf, us.off + 4 + 8 * size, 1);
     this.usedRing = new Uint32Array(us.buf, us.off + 4, 2 * size);
     this.regionBuffers = memory.regions.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength));
     this.lastAvail = base & 0xffff;
     this.usedIdx = Atomics.load(this.usedHead, 1);
+    this.publishedIdx = this.usedIdx;
   }
 
   /** Chains the driver has made available and we have not taken. */
@@ -182,12 +194,21 @@ export class SplitRing {
   flush(): boolean {
     if (this.unpublished === 0) return false;
     this.unpublished = 0;
-    Atomics.store(this.usedHead, 1, this.usedIdx);
-    return (Atomics.load(this.avail, 0) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    const old = this.publishedIdx;
+    const now = this.usedIdx;
+    this.publishedIdx = now;
+    Atomics.store(this.usedHead, 1, now);
+    if (!this.eventIdx) return (Atomics.load(this.avail, 0) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    // vring_need_event(used_event, new, old): the driver asked for an interrupt at used_event.
+    const usedEvent = Atomics.load(this.avail, 2 + this.size);
+    return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
   }
 
   /** Asks the driver not to kick (we are polling) or to kick again (we are going to sleep). */
   setNotify(on: boolean): void {
-    Atomics.store(this.usedHead, 0, on ? 0 : VIRTQ_USED_F_NO_NOTIFY);
+    if (!this.eventIdx) { Atomics.store(this.usedHead, 0, on ? 0 : VIRTQ_USED_F_NO_NOTIFY); return; }
+    // With EVENT_IDX a kick comes once the avail index passes avail_event: ask for the next one
+    // (on), or leave it behind us (off: no kick until we ask again).
+    if (on) Atomics.store(this.availEvent, 0, this.lastAvail);
   }
 }
