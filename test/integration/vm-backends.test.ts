@@ -146,7 +146,7 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
       const qemuLines = r.commandLines.filter((c) => c.includes('qemu-system'));
       expect(qemuLines.length).toBe(r.backend && ['socket', 'stream-unix', 'stream-inet', 'dgram-unix', 'dgram-inet', 'vde', 'l2tpv3'].includes(r.backend) ? 2 : 1);
       expect(r.commandLines[0]).toContain('qemu-system');
-      const type = { 'tap-bridge': 'tap', 'tap-vhost': 'tap', 'stream-unix': 'stream', 'stream-inet': 'stream', 'dgram-unix': 'dgram', 'dgram-inet': 'dgram' }[backend as string] ?? backend;
+      const type = { 'vhost-user-testpmd': 'vhost-user', 'tap-bridge': 'tap', 'tap-vhost': 'tap', 'stream-unix': 'stream', 'stream-inet': 'stream', 'dgram-unix': 'dgram', 'dgram-inet': 'dgram' }[backend as string] ?? backend;
       expect(qemuLines[0]).toContain(`-netdev ${type},id=`);
       expect(r.commandLines.some((c) => c.includes('iperf3 -c') && c.includes('-R'))).toBe(true);
     });
@@ -169,11 +169,11 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
       if (!existsSync('/etc/qemu/bridge.conf')) expect(row('bridge/iperf3').reason).toMatch(/qemu-bridge-helper refuses.*bridge\.conf does not exist/);
     });
 
-    it('packet tests: run over tap and vhost-user (guest counts what xdplab sends; xdplab counts what pktgen sends), unavailable where no host interface exists', () => {
+    it('packet tests: run over tap and vhost-user (xdplab's back end and testpmd's) (guest counts what xdplab sends; xdplab counts what pktgen sends), unavailable where no host interface exists', () => {
       for (const test of ['txonly', 'rxonly']) {
         expect(row(`user/${test}`)).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/user cannot carry packet tests: .*no host interface for an AF_XDP peer/) });
         expect(row(`stream-unix/${test}`).reason).toMatch(/joined to another VM/);
-        for (const backend of ['tap', 'vhost-user']) {
+        for (const backend of ['tap', 'vhost-user', 'vhost-user-testpmd']) {
           const r = row(`${backend}/${test}`);
           expect({ status: r.status, reason: r.reason }, backend).toEqual({ status: 'ok', reason: undefined });
           expect(r.commandLines[0]).toContain('qemu-system');
