@@ -18,6 +18,7 @@ import { collectEnvironment } from '../report/environment.js';
 import { median } from '../report/statistics.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { RunManager } from '../runs/run-manager.js';
+import { capabilitiesFor } from '../vmbench/prerequisites.js';
 
 const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, backends: { type: 'string' } } });
 const pairs = Math.max(3, Number(values.pairs ?? 3));
@@ -25,12 +26,16 @@ const seconds = Number(values.seconds ?? 5);
 const [mine, reference] = (values.backends ?? 'vhost-user,vhost-user-testpmd').split(',') as [string, string];
 if (process.getuid?.() !== 0) { console.error('bench:vhost needs root (namespaces, AF_XDP, QEMU in a namespace)'); process.exit(1); }
 
+// Where the QEMU in use has its own af-xdp netdev, it is the third row (same veth, same tests).
+const qemu = process.env.XDPLAB_QEMU || 'qemu-system-x86_64';
+const afXdp = (await capabilitiesFor(qemu)).afXdp.present;
+if (!afXdp) console.error(`bench:vhost: ${qemu} has no af-xdp netdev: no third row (QEMU >= 8.2 with libxdp >= 1.4 adds it)`);
 const reportsDir = mkdtempSync(join(tmpdir(), 'xdplab-vhost-'));
 const runs = new RunManager(reportsDir);
 runs.on('runProgress', (p) => process.stderr.write(`${p.row}: pair ${p.trial + 1}/${p.trials} ${p.message ?? ''}\n`));
 const command = ['npm', 'run', 'bench:vhost', '--', ...process.argv.slice(2)];
 const started = await runs.start({
-  tests: [], vm: { backends: [mine, reference], tests: ['iperf3', 'txonly', 'rxonly'] },
+  tests: [], vm: { backends: [mine, reference, ...(afXdp ? ['af-xdp'] : [])], tests: ['iperf3', 'txonly', 'rxonly'] },
   durationMs: seconds * 1000, warmupMs: 1000, trials: pairs, interleave: true,
 }, { command });
 const report: Report = await started.done;
@@ -45,14 +50,15 @@ const trialsOf = (id: string): Array<Row['trials'][number] | undefined> => {
   return Array.from({ length: pairs }, (_, i) => row.trials.find((t) => t.index === i && t.status === 'ok'));
 };
 
-interface Line { metric: string; unit: string; xdplab: number; testpmd: number; ratio: number; pairRatios: number[]; better: 'higher' | 'lower' }
+interface Line { metric: string; unit: string; xdplab: number; testpmd: number; qemuAfXdp?: number; ratio: number; pairRatios: number[]; better: 'higher' | 'lower' }
 const lines: Line[] = [];
 const add = (test: string, metric: string, label: string, unit: string, scale: number, better: Line['better']) => {
   const a = trialsOf(`${mine}/${test}`).map((t) => (t?.metrics[metric] ?? NaN) / scale);
   const b = trialsOf(`${reference}/${test}`).map((t) => (t?.metrics[metric] ?? NaN) / scale);
   // The ratio says how many times better xdplab is: higher-is-better rates a/b, costs b/a.
   const ratios = a.map((x, i) => (better === 'higher' ? x / b[i]! : b[i]! / x)).filter(Number.isFinite);
-  lines.push({ metric: label, unit, xdplab: median(a.filter(Number.isFinite)), testpmd: median(b.filter(Number.isFinite)), ratio: median(ratios), pairRatios: ratios, better });
+  const c = afXdp && !metric.startsWith('backendCpu') ? median(trialsOf(`af-xdp/${test}`).map((t) => (t?.metrics[metric] ?? NaN) / scale).filter(Number.isFinite)) : undefined;
+  lines.push({ metric: label, unit, xdplab: median(a.filter(Number.isFinite)), testpmd: median(b.filter(Number.isFinite)), ...(c !== undefined ? { qemuAfXdp: c } : {}), ratio: median(ratios), pairRatios: ratios, better });
 };
 add('iperf3', 'bitsPerSecond', 'iperf3 peer -> guest', 'Gbps', 1e9, 'higher');
 add('iperf3', 'reverseBitsPerSecond', 'iperf3 guest -> peer', 'Gbps', 1e9, 'higher');
@@ -72,9 +78,9 @@ const file = join(dir, `vhost-${result.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify(result, null, 1));
 
 const f = (x: number, unit: string) => (!Number.isFinite(x) ? '-' : unit === 'ns' ? x.toFixed(0) : x.toFixed(3));
-console.log(`| row | xdplab (${mine}) | testpmd (${reference}) | xdplab vs testpmd |`);
-console.log('|---|---|---|---|');
-for (const l of lines) console.log(`| ${l.metric} (${l.unit}) | ${f(l.xdplab, l.unit)} | ${f(l.testpmd, l.unit)} | ${Number.isFinite(l.ratio) ? `${l.ratio.toFixed(2)}x${l.better === 'lower' ? ' (cost, lower is better)' : ''}` : '-'} |`);
+console.log(`| row | xdplab (${mine}) | testpmd (${reference}) |${afXdp ? ' QEMU af-xdp |' : ''} xdplab vs testpmd |`);
+console.log(`|---|---|---|${afXdp ? '---|' : ''}---|`);
+for (const l of lines) console.log(`| ${l.metric} (${l.unit}) | ${f(l.xdplab, l.unit)} | ${f(l.testpmd, l.unit)} |${afXdp ? ` ${l.qemuAfXdp === undefined ? '-' : f(l.qemuAfXdp, l.unit)} |` : ''} ${Number.isFinite(l.ratio) ? `${l.ratio.toFixed(2)}x${l.better === 'lower' ? ' (cost, lower is better)' : ''}` : '-'} |`);
 if (errors.length) console.log(`\nerrors:\n${errors.map((e) => `  ${e}`).join('\n')}`);
 console.log(`\n${file}`);
 process.exit(errors.length ? 1 : 0);
