@@ -157,6 +157,33 @@ suite('xdplab vhost serve: a QEMU guest on the vhost-user back end, over AF_XDP 
     }, 180_000);
   });
 
+  describe('two queue pairs (--queues 2, VIRTIO_NET_F_MQ) on a two-queue veth', () => {
+    let mq: VethLab;
+    let vm: Vm | undefined;
+    let backend: Served | undefined;
+    afterAll(async () => { await vm?.stop(); if (backend) await stopServe(backend); mq?.lab.close(); });
+
+    it('QEMU starts all four rings; traffic flows', async () => {
+      mq = createVethLab({ channels: 2 });
+      mq.lab.ip(mq.nsB, ['addr', 'add', `${PEER}/24`, 'dev', mq.ifB]);
+      mq.lab.ip(mq.nsB, ['link', 'set', mq.ifB, 'up']);
+      mq.lab.ip(mq.nsA, ['link', 'set', mq.ifA, 'up']);
+      mq.lab.disableOffloads(mq.nsB, mq.ifB);
+      const sock = join(dir, 'mq.sock');
+      backend = serve(['--socket', sock, '--ifname', mq.ifA, '--netns', mq.nsA, '--queues', '2']);
+      expect(await backend.waitFor('port')).toMatchObject({ queues: 2 });
+      await backend.waitFor('listening');
+      vm = await startVm({
+        image, memoryMiB: 256, lab: mq.lab,
+        extraArgs: ['-object', 'memory-backend-memfd,id=mem,size=256M,share=on', '-numa', 'node,memdev=mem', '-chardev', `socket,id=vhc,path=${sock},reconnect-ms=1000`],
+        nics: [{ netdev: 'vhost-user,id=n0,chardev=vhc,queues=2', ip: `${GUEST}/24`, deviceProps: 'mq=on,vectors=6' }],
+      });
+      const ready = await backend.waitFor('ready', 4, 30_000);
+      expect(ready.rings).toBe(4);
+      mq.lab.exec(mq.nsB, 'ping', ['-c', '3', '-i', '0.2', '-W', '5', GUEST]);
+    }, 180_000);
+  });
+
   describe('as the client, QEMU\'s chardev listening (server=on)', () => {
     let vm: Vm | undefined;
     let backend: Served | undefined;
