@@ -2,7 +2,7 @@
 // run until SIGINT/SIGTERM, and everything released on the way out (the port's XDP program
 // first: it must not outlive the process).
 import { AfXdpPort, VhostUserBackend, withNetns, type BackendEvent } from '../../native/index.js';
-import type { VhostServeOptions } from '../cli/commands/vhost.js';
+import type { VhostServeOptions } from '../contracts/vhost.js';
 
 export type ServeEvent = BackendEvent | { kind: 'port'; ifname: string; mode: string; zeroCopy: boolean; queues: number }
   | { kind: 'stats'; counters: VhostUserBackend['totals']; connections: number } | { kind: 'stopped'; signal: string };

@@ -1,9 +1,11 @@
 // `xdplab vhost serve`: xdplab's vhost-user-net back end (native/vhost/) bridging a guest's
 // virtio-net NIC to an interface through an AF_XDP port. One JSON line per event on stdout
 // (listening, connected, refused, disconnected, stats), so that the lab and tests can follow it.
-import { z } from 'zod';
 import { invalidOption } from '../../contracts/errors.js';
+import { parseServeOptions } from '../../contracts/vhost.js';
 import { parseFlags, UsageError, type Io } from '../io.js';
+
+export { parseServeOptions };
 
 export const VHOST_USAGE = `Usage: xdplab vhost serve --socket PATH --ifname IF [--mode native|skb] [--queues N] [--netns NS] [--client] [--stats-ms N]
 
@@ -28,26 +30,6 @@ Options:
   --stats-ms N    print the counters every N ms (default: only at disconnect and exit)
   -h, --help      this help
 `;
-
-export const VhostServeOptionsSchema = z.object({
-  socket: z.string().min(1).max(107),
-  ifname: z.string().regex(/^[^\s/]{1,15}$/, 'an interface name of 1-15 characters, no spaces or slashes'),
-  mode: z.enum(['native', 'skb']).optional(),
-  queues: z.number().int().min(1).max(16).default(1),
-  netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
-  client: z.boolean().default(false),
-  statsMs: z.number().int().min(100).max(3_600_000).optional(),
-}).strict();
-export type VhostServeOptions = z.infer<typeof VhostServeOptionsSchema>;
-
-export function parseServeOptions(input: unknown): VhostServeOptions {
-  const r = VhostServeOptionsSchema.safeParse(input);
-  if (r.success) return r.data;
-  const i = r.error.issues[0]!;
-  const field = i.path.join('.') || 'options';
-  const allowed = field === 'mode' ? ' (allowed: native, skb)' : '';
-  throw invalidOption(field, `${i.message}${allowed}`);
-}
 
 export async function run(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
