@@ -25,6 +25,7 @@ export type BackendEvent =
   | { kind: 'connected'; socket: string }
   | { kind: 'disconnected'; reason: string; counters: VhostNetCounters }
   | { kind: 'refused'; request: string; field: string; message: string }
+  | { kind: 'error'; message: string }
   | { kind: 'ready'; rings: number };
 
 export interface BackendOptions {
@@ -116,12 +117,14 @@ export class VhostUserBackend {
         c.datapath.setNotify(false);
       }
     } catch (err) {
+      // Whatever went wrong belongs to this connection: drop it and serve the next one.
       if (err instanceof ProtocolError) {
         this.o.onEvent?.({ kind: 'refused', request: err.request, field: err.field, message: err.message });
         this.drop(err.message);
       } else {
-        this.drop(err instanceof Error ? err.message : String(err));
-        throw err;
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        this.o.onEvent?.({ kind: 'error', message });
+        this.drop(message);
       }
     }
     return moved;
