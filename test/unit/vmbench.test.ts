@@ -65,4 +65,15 @@ describe('vm bench backends and flags', () => {
     expect(all.map((r) => r.unavailable)).toEqual([undefined, undefined]);
     expect(planVmRows(['tap'], ['iperf3'], caps(HELP, false), { ...HOST, root: false })[0]!.unavailable).toMatch(/needs root/);
   });
+
+  it('vhost-user rows: xdplab\'s back end needs root; the testpmd reference needs dpdk-testpmd with the vhost and AF_XDP PMDs', () => {
+    const pmds = ['librte_net_vhost', 'librte_net_af_xdp'];
+    const plan = (host: HostFacts) => Object.fromEntries(planVmRows(['vhost-user', 'vhost-user-testpmd'], ['iperf3', 'txonly', 'rxonly'], caps(HELP, false), host).map((r) => [r.id, r.unavailable]));
+    expect(Object.values(plan({ ...HOST, testpmd: true, dpdkPmds: pmds }))).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    const noVhostPmd = plan({ ...HOST, testpmd: true, dpdkPmds: ['librte_net_af_xdp'] });
+    expect(noVhostPmd['vhost-user/iperf3']).toBeUndefined();
+    expect(noVhostPmd['vhost-user-testpmd/iperf3']).toMatch(/vhost and AF_XDP PMDs: missing librte_net_vhost/);
+    expect(plan({ ...HOST, testpmd: false, dpdkPmds: [] })['vhost-user-testpmd/txonly']).toMatch(/dpdk-testpmd not found/);
+    expect(plan({ ...HOST, root: false, testpmd: true, dpdkPmds: pmds })['vhost-user/iperf3']).toMatch(/needs root: xdplab vhost serve/);
+  });
 });
