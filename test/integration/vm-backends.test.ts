@@ -169,7 +169,7 @@ suite('QEMU backends end to end (xdplab vm bench)', { root: true, tools: [QEMU, 
       if (!existsSync('/etc/qemu/bridge.conf')) expect(row('bridge/iperf3').reason).toMatch(/qemu-bridge-helper refuses.*bridge\.conf does not exist/);
     });
 
-    it('packet tests: run over tap and vhost-user (xdplab's back end and testpmd's) (guest counts what xdplab sends; xdplab counts what pktgen sends), unavailable where no host interface exists', () => {
+    it('packet tests: run over tap, vhost-user and vhost-user-testpmd (guest counts what xdplab sends; xdplab counts what pktgen sends), unavailable where no host interface exists', () => {
       for (const test of ['txonly', 'rxonly']) {
         expect(row(`user/${test}`)).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/user cannot carry packet tests: .*no host interface for an AF_XDP peer/) });
         expect(row(`stream-unix/${test}`).reason).toMatch(/joined to another VM/);
