@@ -27,13 +27,21 @@ export const openChannels = (): number => liveChannels;
 
 export interface RawMessage { code: number; flags: number; payload: Uint8Array; fds: number[] }
 
+const EINTR = 4;
+
+/** poll() on one fd; a signal (SIGTERM while waiting in accept) interrupts it: it is retried for the time left. */
 function pollOne(fd: number, timeoutMs: number): number {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(POLLIN, 4);
-  const n = libc().poll(pfd, 1, timeoutMs) as number;
-  if (n < 0) throw new SystemError('poll', errno(), 'waiting on the vhost-user socket');
-  return n === 0 ? 0 : pfd.readInt16LE(6);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const n = libc().poll(pfd, 1, timeoutMs) as number;
+    if (n >= 0) return n === 0 ? 0 : pfd.readInt16LE(6);
+    const e = errno();
+    if (e !== EINTR) throw new SystemError('poll', e, 'waiting on the vhost-user socket');
+    timeoutMs = Math.max(0, until - Date.now());
+  }
 }
 
 /** A listening socket at `path` (an old socket file there is replaced). */

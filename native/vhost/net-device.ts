@@ -119,7 +119,14 @@ export class VhostNetDevice {
           if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(name, f, `0x${x.toString(16)} is outside the memory table`);
           return Number(x);
         };
-        v.addr = { desc: num(r.desc, 'desc'), used: num(r.used, 'used'), avail: num(r.avail, 'avail') };
+        const addr = { desc: num(r.desc, 'desc'), used: num(r.used, 'used'), avail: num(r.avail, 'avail') };
+        // Refused here, naming this message, rather than later at the kick (the ring's size is
+        // known when SET_VRING_NUM came first, as QEMU sends them; else its first byte is checked).
+        const n = v.num || 0;
+        for (const [f, a, bytes] of [['desc', addr.desc, n ? 16 * n : 1], ['avail', addr.avail, n ? 6 + 2 * n : 1], ['used', addr.used, n ? 6 + 8 * n : 1]] as const) {
+          if (!this.memory.fromUser(a, bytes)) throw new ProtocolError(name, f, `0x${a.toString(16)}..+${bytes} is outside the memory table`);
+        }
+        v.addr = addr;
         if (v.ring) { v.ring = this.buildRing(r.index, v, v.ring.lastAvail); this.o.onChange?.(); }
         return ack();
       }

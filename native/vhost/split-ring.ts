@@ -52,7 +52,11 @@ export class SplitRing {
       if (a % align !== 0) throw ringFault(queue, what, `address 0x${a.toString(16)} is not ${align}-byte aligned`);
       if (!mem.fromUser(a, bytes)) throw ringFault(queue, what, `0x${a.toString(16)}..+${bytes} is outside the memory table`);
       const r = mem.regions[mem.region]!.bytes;
-      return { buf: r.buffer, off: r.byteOffset + mem.offset };
+      // The typed arrays need the part aligned in the mapping too (a region's userspace_addr or
+      // mmap_offset that is not would make them throw a RangeError).
+      const off = r.byteOffset + mem.offset;
+      if (off % align !== 0) throw ringFault(queue, what, `0x${a.toString(16)} is ${off % align} bytes off ${align}-byte alignment in its region's mapping (userspace_addr or mmap_offset not aligned)`);
+      return { buf: r.buffer, off };
     };
     const d = part('desc', addr.desc, 16 * size, 16);
     const av = part('avail', addr.avail, 6 + 2 * size, 2);
