@@ -14,7 +14,7 @@ import type { VmBackendName } from './backends.js';
 import { freeTcpPort, freeUdpPort } from '../lab/ports.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
 import { startVhostBackend } from '../vhost/back-ends.js';
-import { vhostUserNetdev, vhostUserVmArgs } from './vhost-user-nic.js';
+import { vhostUserNetdev, vhostUserVmArgs, VIRTIO_NO_OFFLOADS } from './vhost-user-nic.js';
 
 /** A socket some VM must be listening on before the next one starts (socket connect=, stream client). */
 export type Listener = { kind: 'tcp'; port: number } | { kind: 'unix'; path: string };
@@ -271,7 +271,7 @@ async function wire(backend: VmBackendName, env: TopologyEnv): Promise<Topology>
       cmds.push(backendProcess.commandLine);
       return {
         backend, setupCommands: cmds,
-        vms: [{ name: vmName(env, 'a'), nic: nic(env, vhostUserNetdev('n0'), `${NET.a}/${NET.prefix}`), extraNetdevs: [], netns: vmNs, extraArgs: vhostUserVmArgs({ socketPath }) }],
+        vms: [{ name: vmName(env, 'a'), nic: { ...nic(env, vhostUserNetdev('n0'), `${NET.a}/${NET.prefix}`), ...(env.nicModel.startsWith('virtio-net') ? { deviceProps: VIRTIO_NO_OFFLOADS } : {}) }, extraNetdevs: [], netns: vmNs, extraArgs: vhostUserVmArgs({ socketPath }) }],
         server: { vm: 0 },
         client: { kind: 'host', netns: peerNs, address: NET.a, port: env.serverPort },
       };

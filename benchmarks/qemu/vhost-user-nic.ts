@@ -9,6 +9,13 @@ import { MEMORY_MIB } from './vm.js';
 
 export const VHOST_USER_CHARDEV = 'xlvhost';
 
+/**
+ * The guest NIC's device properties on a vhost-user row: no checksum or segmentation offload,
+ * as QEMU's af-xdp guest has none. xdplab's back end does not offer them anyway; testpmd's
+ * vhost PMD would, and the same traffic for both is what makes the rows comparable.
+ */
+export const VIRTIO_NO_OFFLOADS = ['csum', 'guest_csum', 'gso', 'host_tso4', 'host_tso6', 'host_ecn', 'host_ufo', 'guest_tso4', 'guest_tso6', 'guest_ecn', 'guest_ufo'].map((p) => `${p}=off`).join(',');
+
 export function vhostUserNetdev(id = 'n0'): Netdev {
   return { type: 'vhost-user', id, chardev: VHOST_USER_CHARDEV };
 }

@@ -34,6 +34,7 @@ import { isPacketBackend, PACKET_BACKENDS } from '../qemu/backends.js';
 import { createVmPacketTopology, type VmPacketTopology } from './packet-topology.js';
 import type { VmTrialOutcome, VmTrialRunner } from './vm-trial.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
+import { VIRTIO_NO_OFFLOADS } from '../qemu/vhost-user-nic.js';
 import { startVhostBackend, type VhostBackendProcess, type VhostUserBackend } from '../vhost/back-ends.js';
 
 /** The guest and the peer use the addresses of xdplab's default frame (198.18.0.2 and .1). */
@@ -169,7 +170,7 @@ export class VmPacketRig {
       if (backendProcess) topology.commandLines.push(backendProcess.commandLine);
       group = new VmGroup([{
         name: o.name ?? `vmpkt-${lab.id}`, netns: topology.vmNetns, extraNetdevs: [], ...(topology.vhost ? { extraArgs: topology.vhost.vmArgs } : {}),
-        nic: { netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24` },
+        nic: { netdev: topology.netdevArg, model: o.nicModel ?? 'virtio-net-pci', mac: guestMac, ip: `${GUEST_IP}/24`, ...(topology.vhost && (o.nicModel ?? 'virtio-net-pci').startsWith('virtio-net') ? { deviceProps: VIRTIO_NO_OFFLOADS } : {}) },
         // No IPv6 in the guest: its router solicitations and MLD reports would be counted.
         kernelArgs: ['ipv6.disable=1'],
       }], { lab, ownsLab: true, image: o.image, ...(o.qemuBinary ? { qemu: o.qemuBinary } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.onQmp ? { onQmp: (spec, qmp) => o.onQmp!(spec.name, qmp) } : {}) });
