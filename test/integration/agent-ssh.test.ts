@@ -166,3 +166,24 @@ suite('peer agent over ssh (sshd in a namespace)', { root: true, tools: [SSHD, '
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(peer.remoteNs);
   }, 120_000);
 });
+
+suite('peer agent on signals (no ssh)', { root: true }, () => {
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`removes what it made and exits on ${sig}`, async () => {
+      const p = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'xdplab.js'), 'agent', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const lines: string[] = [];
+      let buf = '';
+      p.stdout.on('data', (d: Buffer) => { buf += d.toString(); const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+      const closed = new Promise<number | null>((resolve) => p.once('close', (code) => resolve(code)));
+      p.stdin.write(`${JSON.stringify({ type: 'hello', role: 'client', protocol: 1, xdplab: VERSION })}\n`);
+      p.stdin.write(`${JSON.stringify({ type: 'request', id: 1, command: 'netns.create', args: { suffix: 's' } })}\n`);
+      await until('the namespace is made', () => lines.some((l) => l.includes('"id":1')));
+      const made = JSON.parse(lines.find((l) => l.includes('"id":1'))!) as { ok: boolean; result: { name: string } };
+      expect(made.ok).toBe(true);
+      expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(made.result.name);
+      p.kill(sig);
+      expect(await closed).toBe(143);
+      expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(made.result.name);
+    }, 30_000);
+  }
+});
