@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connectPeer, type PeerClient } from '../../benchmarks/agent/peer-client.js';
 import { LabError } from '../../benchmarks/contracts/errors.js';
 import { labStateDir } from '../../benchmarks/lab/state.js';
@@ -48,8 +48,12 @@ suite('peer agent over ssh (sshd in a namespace)', { root: true, tools: [SSHD, '
     peer = await startSshPeer();
   }, 30_000);
 
+  // A test that fails halfway must not leave its session open for the next one's checks.
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close(3000).catch(() => undefined);
+  });
+
   afterAll(async () => {
-    for (const c of clients) await c.close(3000).catch(() => undefined);
     await peer?.close();
   }, 30_000);
 
