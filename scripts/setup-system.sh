@@ -7,6 +7,7 @@ PACKAGES=(
   iproute2 ethtool kmod cpio
   libxdp1 libxdp-dev libbpf1 libbpf-dev xdp-tools
   iperf3 vde2 iputils-ping
+  openssh-server openssh-client
   dpdk dpdk-dev librte-net-af-xdp23 librte-net-vhost23
   busybox-static
   chromium

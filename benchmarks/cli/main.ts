@@ -7,7 +7,7 @@ import { stdio, UsageError, type Io } from './io.js';
 const USAGE = `Usage: xdplab <command> [options]
 
 Commands:
-  doctor [--json] [--cleanup] [--qemu PATH]
+  doctor [--json] [--cleanup] [--qemu PATH] [--peer-host [USER@]HOST [--ssh CMD]]
                 Check that this machine can run the lab (AF_XDP, capabilities, tools, QEMU, KVM)
   netdev check|schema|drivers ...
                 Validate -netdev arguments; list the netdev schema; list what a QEMU offers
@@ -28,6 +28,8 @@ Commands:
                 The privileged steps for an unprivileged xdplab (bench --helper), over a unix socket
   vhost serve --socket PATH --ifname IF [--mode native|skb] [--client] ...
                 A vhost-user-net back end over an AF_XDP port: any QEMU's guest on IF
+  agent --stdio
+                The peer side of a two-host lab over stdin/stdout (started through ssh by --peer-host)
   serve [--port N] [--host 127.0.0.1]
                 Serve the app's UI in a browser (web mode) on 127.0.0.1, with a token in the URL
 
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   report: () => import('./commands/report.js'),
   helper: () => import('./commands/helper.js'),
   vhost: () => import('./commands/vhost.js'),
+  agent: () => import('./commands/agent.js'),
 };
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */

@@ -1,4 +1,5 @@
 // Runs the checks (concurrently, results in a fixed order) and formats them for people or machines.
+import { hostname } from 'node:os';
 import { describeError } from '../contracts/errors.js';
 import { cleanupLine, recoverDeadRuns } from '../report/recovery.js';
 import { CHECKS, type Check, type CheckContext, type Severity } from './checks.js';
@@ -50,7 +51,34 @@ export function formatJson(results: CheckResult[], cleanedUp?: string[]): string
   return JSON.stringify({ checks: results, ...(cleanedUp ? { cleanup: cleanedUp } : {}) }) + '\n';
 }
 
-export interface DoctorOptions { json: boolean; cleanup: boolean; qemu?: string }
+export interface DoctorOptions {
+  json: boolean; cleanup: boolean; qemu?: string;
+  /** Also run the checks on this host through the peer agent over ssh, and show both. */
+  peer?: { host: string; ssh?: string; connectTimeoutSeconds?: number };
+}
+
+/** The peer's side of `doctor --peer-host`: its checks, or why it could not be asked. */
+export type PeerDoctor =
+  | { host: string; ok: true; hostname: string; xdplab: string; passed: boolean; checks: CheckResult[] }
+  | { host: string; ok: false; error: { code: string; message: string; hint?: string } };
+
+/** Connects to the peer agent, runs its doctor, closes the session. Never throws. */
+export async function peerDoctor(peer: NonNullable<DoctorOptions['peer']>, qemu?: string): Promise<PeerDoctor> {
+  const { connectPeer } = await import('../agent/peer-client.js');
+  const { LabError } = await import('../contracts/errors.js');
+  try {
+    const client = await connectPeer({ host: peer.host, ...(peer.ssh !== undefined ? { ssh: peer.ssh } : {}), ...(peer.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: peer.connectTimeoutSeconds } : {}) });
+    try {
+      const r = await client.call('doctor', qemu ? { qemu } : {});
+      return { host: peer.host, ok: true, hostname: r.hostname, xdplab: client.hello.xdplab, passed: r.passed, checks: r.checks };
+    } finally {
+      await client.close();
+    }
+  } catch (err) {
+    const e = err instanceof LabError ? err : new LabError({ code: 'EPEER', message: describeError(err) });
+    return { host: peer.host, ok: false, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
+  }
+}
 
 /** The whole command: optional cleanup, the checks, the output; returns the exit code. */
 export async function doctor(opts: DoctorOptions, out: (text: string) => void): Promise<number> {
@@ -60,6 +88,19 @@ export async function doctor(opts: DoctorOptions, out: (text: string) => void): 
     if (!opts.json) {
       out(cleanedUp.length ? cleanedUp.map(cleanupLine).join('\n') + '\n' : 'nothing to clean up\n');
     }
+  }
+  if (opts.peer) {
+    const [results, peer] = await Promise.all([runChecks(opts.qemu ? { qemu: opts.qemu } : {}), peerDoctor(opts.peer, opts.qemu)]);
+    const peerPassed = peer.ok && peer.passed;
+    if (opts.json) {
+      out(JSON.stringify({ host: hostname(), checks: results, peer, ...(cleanedUp ? { cleanup: cleanedUp } : {}) }) + '\n');
+    } else {
+      out(`== this host (${hostname()}) ==\n${formatHuman(results)}\n`);
+      out(peer.ok
+        ? `== peer ${peer.host} (${peer.hostname}, xdplab ${peer.xdplab}) ==\n${formatHuman(peer.checks)}`
+        : `== peer ${peer.host} ==\nFAIL could not run doctor there: ${peer.error.message}${peer.error.hint ? ` (${peer.error.hint})` : ''}\n`);
+    }
+    return passed(results) && peerPassed ? 0 : 1;
   }
   const results = await runChecks(opts.qemu ? { qemu: opts.qemu } : {});
   out(opts.json ? formatJson(results, cleanedUp) : formatHuman(results));

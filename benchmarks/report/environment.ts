@@ -15,7 +15,7 @@ function out(cmd: string, args: string[]): string {
   }
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try { return (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version; } catch { return 'unknown'; }
 }
 
