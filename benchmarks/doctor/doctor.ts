@@ -62,26 +62,11 @@ export type PeerDoctor =
   | { host: string; ok: true; hostname: string; xdplab: string; passed: boolean; checks: CheckResult[] }
   | { host: string; ok: false; error: { code: string; message: string; hint?: string } };
 
-/** Connects to the peer agent, runs its doctor, closes the session. Never throws. */
-export async function peerDoctor(peer: NonNullable<DoctorOptions['peer']>, qemu?: string): Promise<PeerDoctor> {
-  const { connectPeer } = await import('../agent/peer-client.js');
-  const { LabError } = await import('../contracts/errors.js');
-  try {
-    const client = await connectPeer({ host: peer.host, ...(peer.ssh !== undefined ? { ssh: peer.ssh } : {}), ...(peer.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: peer.connectTimeoutSeconds } : {}) });
-    try {
-      const r = await client.call('doctor', qemu ? { qemu } : {});
-      return { host: peer.host, ok: true, hostname: r.hostname, xdplab: client.hello.xdplab, passed: r.passed, checks: r.checks };
-    } finally {
-      await client.close();
-    }
-  } catch (err) {
-    const e = err instanceof LabError ? err : new LabError({ code: 'EPEER', message: describeError(err) });
-    return { host: peer.host, ok: false, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
-  }
-}
-
 /** The whole command: optional cleanup, the checks, the output; returns the exit code. */
-export async function doctor(opts: DoctorOptions, out: (text: string) => void): Promise<number> {
+/** Asks the peer's doctor (agent/peer-doctor.ts); passed in so that doctor/ needs nothing of agent/. */
+export type AskPeer = (peer: NonNullable<DoctorOptions['peer']>, qemu?: string) => Promise<PeerDoctor>;
+
+export async function doctor(opts: DoctorOptions, out: (text: string) => void, askPeer?: AskPeer): Promise<number> {
   let cleanedUp: string[] | undefined;
   if (opts.cleanup) {
     cleanedUp = recoverDeadRuns({ strayNamespaces: true });
@@ -90,7 +75,8 @@ export async function doctor(opts: DoctorOptions, out: (text: string) => void): 
     }
   }
   if (opts.peer) {
-    const [results, peer] = await Promise.all([runChecks(opts.qemu ? { qemu: opts.qemu } : {}), peerDoctor(opts.peer, opts.qemu)]);
+    if (!askPeer) throw new Error('doctor: a peer was given without a way to ask it');
+    const [results, peer] = await Promise.all([runChecks(opts.qemu ? { qemu: opts.qemu } : {}), askPeer(opts.peer, opts.qemu)]);
     const peerPassed = peer.ok && peer.passed;
     if (opts.json) {
       out(JSON.stringify({ host: hostname(), checks: results, peer, ...(cleanedUp ? { cleanup: cleanedUp } : {}) }) + '\n');

@@ -44,6 +44,7 @@ export async function run(args: string[], io: Io): Promise<number> {
     ? { host: values['peer-host'], ...(values.ssh !== undefined ? { ssh: values.ssh } : {}), ...(connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds } : {}) }
     : undefined;
   const { doctor } = await import('../../doctor/doctor.js');
-  return doctor({ json: !!values.json, cleanup: !!values.cleanup, ...(values.qemu ? { qemu: values.qemu } : {}), ...(peer ? { peer } : {}) }, io.out);
+  const askPeer = peer ? (await import('../../agent/peer-doctor.js')).peerDoctor : undefined;
+  return doctor({ json: !!values.json, cleanup: !!values.cleanup, ...(values.qemu ? { qemu: values.qemu } : {}), ...(peer ? { peer } : {}) }, io.out, askPeer);
 }
 
