@@ -11,6 +11,8 @@ export const VhostServeOptionsSchema = z.object({
   netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
   client: z.boolean().default(false),
   statsMs: z.number().int().min(100).max(3_600_000).optional(),
+  /** How long the loop keeps polling after the last frame before it sleeps (0 = sleep at once). */
+  spinUs: z.number().int().min(0).max(1_000_000).optional(),
 }).strict();
 export type VhostServeOptions = z.infer<typeof VhostServeOptionsSchema>;
 

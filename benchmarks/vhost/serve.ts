@@ -22,7 +22,7 @@ export async function serveVhost(o: VhostServeOptions, emit: (e: ServeEvent) => 
   };
   try {
     emit({ kind: 'port', ifname: port.ifname, mode: port.mode, zeroCopy: port.zeroCopy, queues: port.queues.length });
-    backend = new VhostUserBackend({ socketPath: o.socket, role: o.client ? 'client' : 'server', port, onEvent: emit });
+    backend = new VhostUserBackend({ socketPath: o.socket, role: o.client ? 'client' : 'server', port, onEvent: emit, ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}) });
     if (o.statsMs) timer = setInterval(stats, o.statsMs);
     await backend.run();
     stats();

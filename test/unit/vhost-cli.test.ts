@@ -21,6 +21,8 @@ describe('xdplab vhost serve options', () => {
     [{ socket: '/tmp/x.sock', ifname: 'veth0', queues: 0 }, /queues: /],
     [{ socket: `/tmp/${'x'.repeat(120)}`, ifname: 'veth0' }, /socket: /],
     [{ socket: '/tmp/x.sock', ifname: 'veth0', netns: 'a b' }, /netns: /],
+    [{ socket: '/tmp/x.sock', ifname: 'veth0', spinUs: -1 }, /spinUs: /],
+    [{ socket: '/tmp/x.sock', ifname: 'veth0', spinUs: 2_000_000 }, /spinUs: /],
   ])('%j is refused naming the field', (o, re) => {
     expect(() => parseServeOptions(o)).toThrow(re);
   });
@@ -35,6 +37,8 @@ describe('xdplab vhost serve options', () => {
     expect(sub).toMatchObject({ code: 2, err: expect.stringMatching(/unknown subcommand 'listen'; subcommands: serve/) });
     const bad = await cli(['vhost', 'serve', '--socket', '/tmp/x.sock', '--ifname', 'veth0', '--queues', 'two']);
     expect(bad).toMatchObject({ code: 1, err: expect.stringMatching(/queues: expected a whole number, got 'two'/) });
+    const spin = await cli(['vhost', 'serve', '--socket', '/tmp/x.sock', '--ifname', 'veth0', '--spin-us', '1ms']);
+    expect(spin).toMatchObject({ code: 1, err: expect.stringMatching(/spin-us: expected a whole number, got '1ms'/) });
   });
 
   it('an interface that does not exist: a clear error, exit 1', async () => {
