@@ -56,6 +56,7 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
 
   const workers = new Map<string, RunningWorker>();
   const servers = new Map<string, ChildProcess>();
+  const programs = new Map<string, { detach(): void }>();
   let nextHandle = 1;
   const handle = (kind: string) => `${kind}-${nextHandle++}`;
 
@@ -78,6 +79,22 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
     },
     'addr.add': (a) => { lab.addAddress(a.netns, a.ifname, a.cidr); return {}; },
     'link.counters': (a) => readLinkCounters(a.netns, a.ifname),
+    'link.info': (a) => readLinkInfo(a.netns, a.ifname),
+    'xdp.drop.attach': async (a) => {
+      const { XdpDropProgram, withNetns } = await import('../../native/index.js');
+      lab.recordXdp(a.netns, a.ifname);
+      const prog = withNetns(a.netns, () => XdpDropProgram.attachTo(a.ifname, a.mode));
+      const id = handle('xdp');
+      programs.set(id, prog);
+      return { id };
+    },
+    'xdp.drop.detach': (a) => {
+      const prog = programs.get(a.id);
+      if (!prog) return { detached: false };
+      programs.delete(a.id);
+      prog.detach();
+      return { detached: true };
+    },
     'iperf3.server.start': async (a) => {
       const args = ['-s', '-p', String(a.port), '-B', a.address];
       const child = lab.spawn(a.netns, 'iperf3', args);
@@ -154,6 +171,7 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
       finished = true;
       clearTimeout(helloTimer);
       for (const w of workers.values()) w.stop();
+      for (const p of programs.values()) { try { p.detach(); } catch { /* the lab's record detaches it */ } }
       lab.close();
       log(`${why}; removed what this agent made (lab ${lab.id})`);
       for (const sig of SIGNALS) process.off(sig, onSignal[sig]);
@@ -195,6 +213,21 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
     // stdin closed: the ssh connection dropped, or the client is done.
     lines.on('close', () => finish(0, 'input closed'));
   });
+}
+
+/** An interface's MAC, MTU, state and addresses (ip -j addr). */
+export async function readLinkInfo(netns: string | undefined, ifname: string): Promise<AgentCommandResult<'link.info'>> {
+  let out: string;
+  try {
+    out = (await execFileAsync('ip', [...(netns ? ['-n', netns] : []), '-j', 'addr', 'show', 'dev', ifname])).stdout;
+  } catch (err) {
+    throw new LabError({ code: 'ENOLINK', field: 'ifname', message: `ifname: no interface ${ifname}${netns ? ` in ${netns}` : ''}: ${((err as { stderr?: string }).stderr ?? '').trim()}` });
+  }
+  const l = (JSON.parse(out) as Array<{ address?: string; mtu?: number; flags?: string[]; addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }> }>)[0] ?? {};
+  // Global addresses first, IPv4 before IPv6: the one iperf3 is pointed at.
+  const addrs = (l.addr_info ?? []).filter((a) => a.scope !== 'link' && a.scope !== 'host')
+    .sort((x, y) => (x.family === y.family ? 0 : x.family === 'inet' ? -1 : 1)).map((a) => `${a.local}/${a.prefixlen}`);
+  return { ifname, mac: l.address ?? '', mtu: l.mtu ?? 0, up: (l.flags ?? []).includes('UP'), addresses: addrs };
 }
 
 /** An interface's kernel counters (ip -s -j link; ethtool -S for veth's XDP counters). */

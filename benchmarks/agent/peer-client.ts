@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import {
-  AGENT_PROTOCOL_VERSION, AgentCommands, AgentEvents, AgentFatalSchema, AgentHelloSchema, isAgentEvent, versionMismatch,
+  AGENT_PROTOCOL_VERSION, AgentCommands, AgentEvents, AgentFatalSchema, AgentHelloSchema, PEER_HOST_PATTERN, isAgentEvent, versionMismatch,
   type AgentCommandArgs, type AgentCommandName, type AgentCommandResult, type AgentEventName, type AgentEventPayload, type AgentHello,
 } from '../contracts/agent.js';
 import { EventMessageSchema, ResponseSchema } from '../contracts/envelope.js';
@@ -56,7 +56,7 @@ export function splitCommandLine(text: string): string[] {
   return words;
 }
 
-const HOST = /^(?:[A-Za-z0-9._-]{1,64}@)?(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]+\])$/;
+const HOST = PEER_HOST_PATTERN;
 
 export interface PeerOptions {
   /** [USER@]HOST, as ssh takes it (a Host alias of the ssh config too). */
@@ -111,6 +111,9 @@ export class PeerClient {
       for (const l of this.closeListeners) l(err);
     });
   }
+
+  /** Why the connection ended, once it has. */
+  get lost(): LabError | undefined { return this.ended; }
 
   /** The pid of the local ssh process. */
   get pid(): number | undefined { return this.child.pid; }

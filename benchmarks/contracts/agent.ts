@@ -10,7 +10,10 @@ import { EnvironmentSchema } from './report.js';
 import { WorkerEventSchema, WorkerResultSchema, WorkerSpecSchema } from './worker.js';
 
 /** Bumped whenever a message changes shape; both sides must agree exactly. */
-export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_PROTOCOL_VERSION = 2;
+
+/** [USER@]HOST as ssh takes it: a name, an ssh config alias, an address or [IPv6]; nothing a shell would read. */
+export const PEER_HOST_PATTERN = /^(?:[A-Za-z0-9._-]{1,64}@)?(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Test only: makes the agent claim this xdplab version in its hello (the mismatch test). */
 export const FAKE_VERSION_ENV = 'XDPLAB_AGENT_FAKE_VERSION';
@@ -80,6 +83,20 @@ export const AgentCommands = {
   'addr.add': {
     args: z.object({ netns: Name.optional(), ifname: IfName, cidr: Cidr }).strict(),
     result: z.object({}),
+  },
+  /** An interface's MAC, MTU, state and addresses there (the peer of a two-host run). */
+  'link.info': {
+    args: z.object({ netns: Name.optional(), ifname: IfName }).strict(),
+    result: z.object({ ifname: z.string(), mac: z.string(), mtu: z.number().int(), up: z.boolean(), addresses: z.array(z.string()) }),
+  },
+  /** An XDP program that drops every frame (txonly's sink), detached by xdp.drop.detach or at the end. */
+  'xdp.drop.attach': {
+    args: z.object({ netns: Name.optional(), ifname: IfName, mode: z.enum(['native', 'skb']) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  'xdp.drop.detach': {
+    args: z.object({ id: HandleId }).strict(),
+    result: z.object({ detached: z.boolean() }),
   },
   'link.counters': {
     args: z.object({ netns: Name.optional(), ifname: IfName }).strict(),

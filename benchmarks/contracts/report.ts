@@ -182,6 +182,19 @@ export const EnvironmentSchema = z.object({
   interfaces: z.array(z.object({ name: z.string(), netns: z.string().optional(), driver: z.string() })),
 });
 
+/**
+ * A run whose peer was on another host (--peer-host): that host's environment, its interface,
+ * and each ssh session the run opened (a dropped one is followed by a new one).
+ */
+export const PeerHostSchema = z.object({
+  host: z.string(),
+  environment: EnvironmentSchema,
+  interface: z.object({ name: z.string(), netns: z.string().optional(), mac: z.string(), mtu: z.number().int() }),
+  sessions: z.array(z.object({ commandLine: z.string(), hostname: z.string().optional(), pid: z.number().int().optional(), labId: z.string().optional() })),
+  /** What ran there: command lines in the rows carry the host as a [HOST] prefix. */
+  ran: z.string(),
+});
+
 export const ReportSchema = z.object({
   schemaVersion: z.union([z.literal(1), z.literal(2), z.literal(REPORT_SCHEMA_VERSION)]),
   id: z.string(),
@@ -193,6 +206,7 @@ export const ReportSchema = z.object({
   command: z.array(z.string()),
   scenario: z.record(z.string(), z.unknown()),
   environment: EnvironmentSchema,
+  peerHost: PeerHostSchema.optional(),
   rows: z.array(RowSchema),
   samples: z.array(SampleSchema),
   markers: z.array(MarkerSchema).default([]),
@@ -209,6 +223,7 @@ export type SearchTrial = z.infer<typeof SearchTrialSchema>;
 export type SearchGoal = z.infer<typeof SearchGoalSchema>;
 export type Row = z.infer<typeof RowSchema>;
 export type Environment = z.infer<typeof EnvironmentSchema>;
+export type PeerHost = z.infer<typeof PeerHostSchema>;
 export type Report = z.infer<typeof ReportSchema>;
 
 export function reportJsonSchema(): unknown {

@@ -3,6 +3,7 @@
 // flag and list what it allows. Every field carries its CLI flag and help text as metadata, so
 // `xdplab bench --help`, the flag names in errors and the UI's lists come from here.
 import { z } from 'zod';
+import { PEER_HOST_PATTERN } from './agent.js';
 import { BurstSchema, FrameBytesSchema } from './datapath.js';
 import { invalidOption, parseOrThrow } from './errors.js';
 import { RateSchema } from './traffic.js';
@@ -106,6 +107,13 @@ export const ScenarioSchema = z.object({
   peer: z.string().min(1).max(15).optional().meta(meta('--peer', 'its peer (sends or receives)')),
   netns: z.string().min(1).optional().meta(meta('--netns', "--ifname's namespace")),
   peerNetns: z.string().min(1).optional().meta(meta('--peer-netns', "--peer's namespace")),
+  /**
+   * The peer on another host: its side (generator, drop sink, iperf3 server, counters) runs in
+   * `xdplab agent --stdio` started there through the system's ssh; --peer names its interface.
+   */
+  peerHost: z.string().regex(PEER_HOST_PATTERN, 'expected [USER@]HOST').optional().meta(meta('--peer-host', '[USER@]HOST: the peer runs there, through ssh (--peer names its interface)')),
+  /** The ssh command line (default: $XDPLAB_SSH, else ssh), as rsync's -e. */
+  ssh: z.string().min(1).max(4096).optional().meta(meta('--ssh', "the ssh command line for --peer-host (default: $XDPLAB_SSH, else 'ssh')")),
   /** VM rows: backends x tests, each trial with fresh VMs. */
   vm: VmRowsSchema.optional().meta({ flag: '--backends' }),
   /** QMP steps during every VM row's trials (scenario files: benchmarks/scenarios/). */
@@ -168,11 +176,26 @@ export function scenarioFlags(): ScenarioFlag[] {
   });
 }
 
+/** What runs across --peer-host so far: xdplab's engines against the peer's side, and iperf3. */
+function checkPeerHost(s: Scenario): void {
+  if (s.ifname === undefined) throw invalidOption('--ifname', '--peer-host needs --ifname (the interface here) and --peer (the interface there)');
+  const unsupported: Array<[boolean, string, string]> = [
+    [!!s.vm, '--backends', 'VM rows run on this host only'],
+    [s.reference.length > 0, '--reference', "dpdk-testpmd's rows run with a peer on this host only"],
+    [s.generator !== 'xdplab', '--generator', "the peer's generator there is xdplab's txonly"],
+    [s.search.length > 0, '--search', 'rate searches run with a peer on this host only'],
+    [s.timeline.length > 0, '--timeline', 'timelines act on VM rows'],
+  ];
+  for (const [bad, flag, why] of unsupported) if (bad) throw invalidOption(flag, `${why}, not across --peer-host yet`);
+}
+
 export function resolveScenario(input: unknown): Scenario {
   const s = parseOrThrow(ScenarioSchema, input, flagFor);
   if ((s.ifname === undefined) !== (s.peer === undefined)) {
     throw invalidOption(s.ifname ? '--peer' : '--ifname', '--ifname and --peer go together: the interface xdplab uses and the peer that sends or receives');
   }
+  if (s.peerHost !== undefined) checkPeerHost(s);
+  else if (s.ssh !== undefined) throw invalidOption('--ssh', '--ssh names how to reach --peer-host: give --peer-host too');
   if (typeof s.rate === 'number' && (s.rate * s.durationMs) / 1000 < 1) throw invalidOption('--rate', `${s.rate} pps is less than one frame in a ${s.durationMs / 1000} s trial`);
   if (s.latency && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
   if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io') && !(s.vm && (s.vm.pvp || s.vm.tests.includes('txonly')))) {

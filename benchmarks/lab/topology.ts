@@ -20,7 +20,9 @@ export function macOf(lab: Lab, e: Endpoint): string {
 export function checkExisting(s: Scenario): PacketTopology {
   const dut: Endpoint = { ifname: s.ifname!, ...(s.netns ? { netns: s.netns } : {}) };
   const peer: Endpoint = { ifname: s.peer!, ...(s.peerNetns ? { netns: s.peerNetns } : {}) };
-  for (const [e, field] of [[dut, '--ifname'], [peer, '--peer']] as const) {
+  // A peer on another host (--peer-host) is checked there, through its agent.
+  const here = s.peerHost ? [[dut, '--ifname'] as const] : [[dut, '--ifname'] as const, [peer, '--peer'] as const];
+  for (const [e, field] of here) {
     let index = 0;
     try {
       index = withNetns(e.netns, () => ifNameToIndex(e.ifname));

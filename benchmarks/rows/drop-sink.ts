@@ -7,16 +7,17 @@ import { XdpDropProgram, withNetns } from '../../native/index.js';
 import { droppedBetween } from '../tools/counters.js';
 import { helperDropSink } from './helper-session.js';
 import type { PacketParams, TrialContext, TrialOutcome } from './row-kind.js';
-import { rxCounters } from './trial-tools.js';
+import { peerCounters } from './trial-tools.js';
 
 export async function withDropSink(ctx: TrialContext, p: PacketParams, fn: (commandLines: string[]) => Promise<TrialOutcome>): Promise<TrialOutcome> {
   const t = ctx.packet!;
-  if (!ctx.helper) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
-  const sink = ctx.helper ? await helperDropSink(ctx.helper, t.peer, p.mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, p.mode));
+  if (!ctx.helper && !ctx.remote) ctx.lab.recordXdp(t.peer.netns, t.peer.ifname);
+  const sink = ctx.remote ? await ctx.remote.dropSink(t.peer, p.mode)
+    : ctx.helper ? await helperDropSink(ctx.helper, t.peer, p.mode) : withNetns(t.peer.netns, () => XdpDropProgram.attachTo(t.peer.ifname, p.mode));
   try {
-    const before = await rxCounters(ctx, t.peer);
-    const out = await fn([`XDP drop program on ${t.peer.ifname} (${p.mode} mode)`]);
-    const after = await rxCounters(ctx, t.peer);
+    const before = await peerCounters(ctx);
+    const out = await fn([`${ctx.remote ? `[${ctx.remote.host}] ` : ''}XDP drop program on ${t.peer.ifname} (${p.mode} mode)`]);
+    const after = await peerCounters(ctx);
     // What the peer counted over the whole trial (warm-up included), next to what the DUT sent.
     out.metrics.peerReceivedPackets = droppedBetween(before, after, p.mode).frames;
     return out;

@@ -8,7 +8,7 @@ import { LabError } from '../contracts/errors.js';
 import { Testpmd, findTestpmd, rateFromSamples } from '../tools/testpmd.js';
 import { offeredRate } from './offered-rate.js';
 import type { PacketParams, TrialContext } from './row-kind.js';
-import { TX_BUDGET, cpus, launch } from './trial-tools.js';
+import { TX_BUDGET, cpus, launchOnPeer } from './trial-tools.js';
 
 export interface Generator { commandLine: string; offered(fromMs: number, toMs: number): number | undefined; stop(): Promise<void> }
 
@@ -38,7 +38,7 @@ async function startGenerator(ctx: TrialContext, p: PacketParams): Promise<Gener
     sampleMs: GENERATOR_SAMPLE_MS, txBudget: TX_BUDGET, ...(cpus().peer !== undefined ? { cpu: cpus().peer! } : {}), ...(ctx.macs ? { srcMac: ctx.macs.peer, dstMac: ctx.macs.dut } : {}),
   };
   const rate = await offeredRate(ctx, spec);
-  const worker = await launch(ctx, { ...spec, ...(rate !== undefined ? { rate } : {}) }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
+  const worker = await launchOnPeer(ctx, { ...spec, ...(rate !== undefined ? { rate } : {}) }, (ev) => { sent.push({ atMs: performance.now(), tx: ev.tx }); });
   try {
     await worker.ready;
   } catch (err) {

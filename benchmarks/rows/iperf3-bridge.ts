@@ -7,7 +7,7 @@ export const iperf3BridgeRows = defineRowKind<null>({
   kind: 'iperf3-bridge',
   needs: 'forward',
   viaHelper: 'iperf3 rows build their own namespaces and run tools inside them',
-  plan: (s) => (s.tests.includes('iperf3') ? [{ spec: { id: 'iperf3-kernel-bridge', test: 'iperf3', tool: 'linux-bridge', mode: 'kernel', copy: false, order: [IPERF3_ORDER, 1] }, params: null }] : []),
+  plan: (s) => (s.tests.includes('iperf3') && !s.peerHost ? [{ spec: { id: 'iperf3-kernel-bridge', test: 'iperf3', tool: 'linux-bridge', mode: 'kernel', copy: false, order: [IPERF3_ORDER, 1] }, params: null }] : []),
   run: (ctx) => iperfTrial(ctx, async (lines) => {
     const br = addForwardBridge(ctx.lab, ctx.forward!);
     lines.push(...br.commands);

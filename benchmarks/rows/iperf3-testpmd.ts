@@ -8,7 +8,7 @@ export const iperf3TestpmdRows = defineRowKind<null>({
   kind: 'iperf3-testpmd',
   needs: 'forward',
   viaHelper: 'iperf3 rows build their own namespaces and run tools inside them',
-  plan: (s) => (s.tests.includes('iperf3') ? [{ spec: { id: 'iperf3-testpmd', test: 'iperf3', tool: 'dpdk-testpmd', mode: 'native', copy: false, order: [IPERF3_ORDER, 2] }, params: null }] : []),
+  plan: (s) => (s.tests.includes('iperf3') && !s.peerHost ? [{ spec: { id: 'iperf3-testpmd', test: 'iperf3', tool: 'dpdk-testpmd', mode: 'native', copy: false, order: [IPERF3_ORDER, 2] }, params: null }] : []),
   run: async (ctx) => {
     if (!findTestpmd()) throw NO_TESTPMD('');
     const f = ctx.forward!;

@@ -10,7 +10,7 @@ export const iperf3XdplabRows = defineRowKind<{ mode: AfXdpMode; copy: boolean }
   kind: 'iperf3-xdplab',
   needs: 'forward',
   viaHelper: 'iperf3 rows build their own namespaces and run tools inside them',
-  plan: (s) => (s.tests.includes('iperf3') ? s.modes.map((mode, mi) => ({
+  plan: (s) => (s.tests.includes('iperf3') && !s.peerHost ? s.modes.map((mode, mi) => ({
     spec: { id: `iperf3-${mode}${s.copy ? '-copy' : ''}`, test: 'iperf3', tool: 'xdplab', mode, copy: s.copy, order: [IPERF3_ORDER, 0, mi] },
     params: { mode, copy: s.copy },
   })) : []),

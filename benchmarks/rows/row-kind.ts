@@ -5,6 +5,7 @@
 import type { AfXdpMode } from '../contracts/datapath.js';
 import type { Latency, Sample, Search, StreamCounts } from '../contracts/report.js';
 import type { Scenario } from '../contracts/scenario.js';
+import type { RemotePeer } from '../agent/remote-peer.js';
 import type { HelperClient } from '../helper/client.js';
 import type { Lab } from '../lab/lab.js';
 import type { ForwardTopology, PacketTopology } from '../lab/topology.js';
@@ -54,6 +55,8 @@ export interface TrialContext {
   stopSignal: { stop: boolean };
   /** xdplab helper: privileged steps go through it (engine rows only). */
   helper?: HelperClient;
+  /** --peer-host: the packet topology's peer endpoint is on that host, reached through its agent. */
+  remote?: RemotePeer;
   /** Work shared by the run's trials (a guest image, capabilities), done once per run. */
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
   /** A tool version the report's environment should name (the guest kernel, ...). */

@@ -33,6 +33,14 @@ export function launch(ctx: TrialContext, spec: WorkerSpecInput, onSample?: (s: 
 
 export const rxCounters = (ctx: TrialContext, e: Endpoint) => (ctx.helper ? helperCounters(ctx.helper, e) : readRxCounters(e.netns, e.ifname));
 
+/** Workers on the packet topology's peer end: on the peer host when the run has one. */
+export function launchOnPeer(ctx: TrialContext, spec: WorkerSpecInput, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
+  return ctx.remote ? ctx.remote.startWorker(spec, onSample) : launch(ctx, spec, onSample);
+}
+
+/** The peer end's receive counters, read where it is. */
+export const peerCounters = (ctx: TrialContext) => (ctx.remote ? ctx.remote.counters(ctx.packet!.peer) : rxCounters(ctx, ctx.packet!.peer));
+
 /** Turns a worker's cumulative counts into interval rates in the measured window. */
 export function sampler(ctx: TrialContext, counter: 'rx' | 'tx', frameBytes: number) {
   let last: WorkerSampleEvent | undefined;

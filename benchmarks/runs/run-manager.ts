@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, describeError, parseOrThrow } from '../contracts/errors.js';
-import { REPORT_SCHEMA_VERSION, ReportSchema, type Report, type Row, type Sample } from '../contracts/report.js';
+import { REPORT_SCHEMA_VERSION, ReportSchema, type PeerHost, type Report, type Row, type Sample } from '../contracts/report.js';
 import { QUICK, resolveScenario, type Scenario, type TimelineAction } from '../contracts/scenario.js';
+import { RemotePeer } from '../agent/remote-peer.js';
 import { HelperClient } from '../helper/client.js';
 import { Lab } from '../lab/lab.js';
 import { otherCpu, processTree, procTimes, waitForQuiet } from '../lab/quiet-machine.js';
@@ -34,6 +35,32 @@ import { TrialVms, type StepOutcome } from './trial-vms.js';
 /** JSON has no NaN or Infinity: a metric a tool did not report is left out, not written as null. */
 function finiteOnly(metrics: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+}
+
+/**
+ * --peer-host: the agent there, its interface (--peer) checked, its environment for the report.
+ * Nothing is created on this host before this succeeds.
+ */
+async function connectPeerHost(s: Scenario): Promise<{ remote: RemotePeer; report: PeerHost }> {
+  const remote = await RemotePeer.connect({ host: s.peerHost!, ...(s.ssh ? { ssh: s.ssh } : {}) });
+  try {
+    const where = { ifname: s.peer!, ...(s.peerNetns ? { netns: s.peerNetns } : {}) };
+    const info = await remote.linkInfo(where).catch((err: unknown) => {
+      throw new LabError({ code: 'ENODEV', field: '--peer', message: `--peer: no interface '${s.peer}'${s.peerNetns ? ` in namespace '${s.peerNetns}'` : ''} on ${s.peerHost}`, hint: `ip link show there lists them (${describeError(err).slice(0, 200)})` });
+    });
+    const environment = await remote.environment();
+    return {
+      remote,
+      report: {
+        host: s.peerHost!, environment, interface: { name: info.ifname, ...(s.peerNetns ? { netns: s.peerNetns } : {}), mac: info.mac, mtu: info.mtu },
+        sessions: remote.sessions,
+        ran: `there: the peer's generator (rxonly, io, macswap), txonly's XDP drop sink and the iperf3 server, through xdplab agent --stdio over ssh; here: the engine under test and the iperf3 client`,
+      },
+    };
+  } catch (err) {
+    await remote.close();
+    throw err;
+  }
 }
 
 export function defaultReportsDir(): string {
@@ -116,6 +143,8 @@ export class RunManager implements RunManagerApi {
     }
     const tools: Record<string, string> = {};
     const plans = await planRows(scenario, { tools });
+    // The peer host first: one that does not answer is an error before anything exists here.
+    const peer = scenario.peerHost ? await connectPeerHost(scenario) : undefined;
     const recovered = recoverDeadRuns();
     for (const line of recovered) this.emit('log', { level: 'info', source: 'bench', message: `a run that died left: ${line}`, time: new Date().toISOString() });
     const runId = randomBytes(3).toString('hex');
@@ -124,20 +153,21 @@ export class RunManager implements RunManagerApi {
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION, id: runId, createdAt: new Date().toISOString(), status: 'incomplete',
       command: options.command ?? ['xdplab', 'bench'], scenario: { ...scenario, quick: !!options.quick }, environment,
+      ...(peer ? { peerHost: peer.report } : {}),
       rows: plans.map((p) => emptyRow(p, scenario, !!helper)), samples: [], markers: [],
     };
     const writer = new ReportWriter(this.reportsDir, report);
     const stop = { stop: false };
     const active: Active = { stop, done: Promise.resolve(report) };
     this.active.set(runId, active);
-    const done = this.execute(writer, scenario, plans, stop, helper, active);
+    const done = this.execute(writer, scenario, plans, stop, helper, active, peer?.remote);
     active.done = done;
     done.finally(() => this.active.delete(runId)).catch(() => { /* reported in the report */ });
     this.emit('runState', { runId, state: 'running', reportDir: writer.dir });
     return { runId, dir: writer.dir, done, recovered };
   }
 
-  private async execute(writer: ReportWriter, s: Scenario, plans: PlannedRow[], stop: { stop: boolean }, helperPath: string | undefined, active: Active): Promise<Report> {
+  private async execute(writer: ReportWriter, s: Scenario, plans: PlannedRow[], stop: { stop: boolean }, helperPath: string | undefined, active: Active, remote?: RemotePeer): Promise<Report> {
     const report = writer.report;
     const runId = report.id;
     let lab: Lab | undefined;
@@ -149,7 +179,7 @@ export class RunManager implements RunManagerApi {
       lab = new Lab('bench');
       lab.setReportDir(writer.dir);
       if (helperPath) helper = (await HelperClient.connect(helperPath)).client;
-      const topologies = new RunTopologies(lab, s, (why) => log(why));
+      const topologies = new RunTopologies(lab, s, (why) => log(why), report.peerHost?.interface.mac);
       let fromHelper: { packet: PacketTopology; macs: { dut: string; peer: string } } | undefined;
       const runnable = plans.map((plan, index) => ({ plan, row: report.rows[index]!, index })).filter((r) => r.row.status !== 'unavailable');
       for (const r of runnable) r.row.reason = undefined;
@@ -172,7 +202,7 @@ export class RunManager implements RunManagerApi {
               packet = topologies.packetTopology();
               macs = topologies.macs;
             }
-            const interfaces = [packet.dut, packet.peer].map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
+            const interfaces = (remote ? [packet.dut] : [packet.dut, packet.peer]).map((e) => ({ name: e.ifname, ...(e.netns ? { netns: e.netns } : {}), driver: 'veth' }));
             if (JSON.stringify(interfaces) !== JSON.stringify(report.environment.interfaces)) {
               report.environment.interfaces = interfaces;
               writer.save();
@@ -200,7 +230,7 @@ export class RunManager implements RunManagerApi {
         }) : undefined;
         active.vms = trialVms;
         const ctx: TrialContext = {
-          lab: trialLab ?? lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}),
+          lab: trialLab ?? lab, scenario: s, row: plan, trial, stopSignal: stop, phase: progress, ...(helper ? { helper } : {}), ...(remote ? { remote } : {}),
           ...(packet ? { packet } : {}), ...(forward ? { forward } : {}), ...(macs ? { macs } : {}),
           sample: (x: Sample) => { writer.sample(x); this.emit('sample', { runId, sample: x }); },
           once: <T>(key: string, make: () => Promise<T>): Promise<T> => {
@@ -217,7 +247,15 @@ export class RunManager implements RunManagerApi {
         const t0 = Date.now();
         try {
           progress('setup');
+          // A session lost in an earlier trial: a new one (or this trial fails with ssh's words).
+          if (remote?.lost) {
+            log(`${plan.id} trial ${trial}: ${remote.lost.message}; connecting to ${remote.host} again`, 'info');
+            await remote.reconnect();
+          }
+          const session = remote?.generation;
           const out = await this.disciplined(s, () => plan.run(ctx), (why) => log(`${plan.id} trial ${trial}: ${why}`, 'info'));
+          // The peer host's side went away during the trial: its figures are not a measurement.
+          if (remote && (remote.lost || remote.generation !== session)) throw remote.lost ?? new LabError({ code: 'EPEERLOST', message: `the connection to the peer ${remote.host} was replaced during the trial` });
           row.trials.push({ index: trial, startedAt, durationMs: Date.now() - t0, status: 'ok', metrics: finiteOnly(out.metrics), ...(out.search ? { search: out.search } : {}), ...(out.latency ? { latency: out.latency } : {}), ...(out.stream ? { stream: out.stream } : {}) });
           for (const c of out.commandLines) if (!row.commandLines.includes(c)) row.commandLines.push(c);
           if (out.attached) row.attached = out.attached;
@@ -242,6 +280,7 @@ export class RunManager implements RunManagerApi {
     } finally {
       lab?.close();
       helper?.close(); // the helper removes the session's topology and programs
+      await remote?.close(); // the agent there removes what it made when its input closes
     }
     const stopped = stop.stop;
     for (const r of report.rows) {

@@ -36,7 +36,7 @@ export function damageOf(endpoints: Endpoint[]): string | null {
   return missing.length ? [...new Set(missing)].join(', ') : null;
 }
 
-const packetEnds = (t: PacketTopology): Endpoint[] => [t.dut, t.peer];
+const packetEnds = (t: PacketTopology, peerHere = true): Endpoint[] => (peerHere ? [t.dut, t.peer] : [t.dut]);
 const forwardEnds = (t: ForwardTopology): Endpoint[] => [t.a, t.ma, t.mb, t.b];
 
 export class RunTopologies {
@@ -45,12 +45,13 @@ export class RunTopologies {
   private generation = 0;
   macs: { dut: string; peer: string } | undefined;
 
-  constructor(private readonly lab: Lab, private readonly s: Scenario, private readonly onRebuild: (why: string) => void) {}
+  /** remotePeerMac: --peer-host's interface there (its damage is the agent's to report). */
+  constructor(private readonly lab: Lab, private readonly s: Scenario, private readonly onRebuild: (why: string) => void, private readonly remotePeerMac?: string) {}
 
   /** The DUT/peer pair, rebuilt first if a fault damaged the embedded one. */
   packetTopology(): PacketTopology {
     if (this.packet) {
-      const damage = damageOf(packetEnds(this.packet));
+      const damage = damageOf(packetEnds(this.packet, !this.remotePeerMac));
       if (!damage) return this.packet;
       if (!this.packet.embedded) throw new LabError({ code: 'ETOPOLOGY', message: `the interfaces given with --ifname/--peer are damaged: ${damage}` });
       this.onRebuild(`the lab's DUT/peer pair was damaged (${damage}): rebuilt it for the rows that follow`);
@@ -58,7 +59,7 @@ export class RunTopologies {
       this.packet = undefined;
     }
     this.packet = this.s.ifname ? checkExisting(this.s) : createPacketTopology(this.lab, this.s, this.generation++);
-    this.macs = { dut: macOf(this.lab, this.packet.dut), peer: macOf(this.lab, this.packet.peer) };
+    this.macs = { dut: macOf(this.lab, this.packet.dut), peer: this.remotePeerMac ?? macOf(this.lab, this.packet.peer) };
     return this.packet;
   }
 
@@ -77,7 +78,7 @@ export class RunTopologies {
 
   /** What a fault has removed from the topologies in use, for the failed trial's reason. */
   damage(): string | null {
-    return damageOf([...(this.packet ? packetEnds(this.packet) : []), ...(this.forward ? forwardEnds(this.forward) : [])]);
+    return damageOf([...(this.packet ? packetEnds(this.packet, !this.remotePeerMac) : []), ...(this.forward ? forwardEnds(this.forward) : [])]);
   }
 
   private discard(ends: Endpoint[]): void {

@@ -86,42 +86,74 @@ function collect(child: ChildProcess): Promise<{ code: number | null; stdout: st
   });
 }
 
-/** Runs one iperf3 test through whatever joins the two namespaces. */
-export async function runIperf3(lab: Lab, o: Iperf3Options): Promise<Iperf3Result> {
+/** An iperf3 server the client runs against: here (runIperf3) or on the peer host. */
+export interface Iperf3Server {
+  /** How it ended, once it has (it serves until stopped). */
+  ended(): string | null;
+  /** What it printed, for an error when the client never got through. */
+  output(): string;
+  /** Where it runs, for an error naming it. */
+  where: string;
+  /** Stops it and waits for its end, so that output() is complete (idempotent). */
+  stop(): Promise<void>;
+}
+
+export type Iperf3ClientOptions = Omit<Iperf3Options, 'serverNetns' | 'clientNetns'> & { clientNetns?: string };
+
+/**
+ * The client against a server that is starting: retried while the port is not open yet. When
+ * the test fails and the server has ended, the server's end is the cause reported.
+ */
+export async function runIperf3Client(lab: Lab, o: Iperf3ClientOptions, server: Iperf3Server): Promise<Omit<Iperf3Result, 'commandLines'> & { commandLine: string }> {
   const port = String(o.port ?? 5201);
-  const serverArgs = ['-s', '-1', '-p', port, '-B', o.serverAddress];
   const seconds = Math.max(1, Math.round(o.durationMs / 1000));
   const clientArgs = ['-c', o.serverAddress, '-p', port, '-t', String(seconds), '-P', String(o.parallel), '-J', ...(o.reverse ? ['-R'] : [])];
-  const server = lab.spawn(o.serverNetns, 'iperf3', serverArgs);
-  const serverDone = collect(server);
-  // The server listens within a few ms; retry the client while the port is not open yet.
+  const commandLine = `${o.clientNetns ? `ip netns exec ${o.clientNetns} ` : ''}iperf3 ${clientArgs.join(' ')}`;
   let last = '';
   for (let attempt = 0; attempt < 20; attempt++) {
     await new Promise((r) => setTimeout(r, attempt === 0 ? 100 : 250));
-    if (server.exitCode !== null) break;
+    if (server.ended() !== null) break;
     const client = lab.spawn(o.clientNetns, 'iperf3', clientArgs);
     const r = await collect(client);
     last = r.stdout || r.stderr;
     if (/Connection refused|unable to connect/.test(last)) continue;
     o.onIntervals?.(partialIntervals(r.stdout));
     try {
-      const result = { ...parseIperf3Json(r.stdout), commandLines: [`ip netns exec ${o.serverNetns} iperf3 ${serverArgs.join(' ')}`, `ip netns exec ${o.clientNetns} iperf3 ${clientArgs.join(' ')}`] };
-      server.kill('SIGTERM');
-      await serverDone;
-      return result;
+      return { ...parseIperf3Json(r.stdout), commandLine };
     } catch (err) {
       // The server exits by itself only when something killed it (-1 serves one test, then
       // waits for our SIGTERM): that, not the client's complaint, is the cause to report.
       // Its exit may reach us just after the client's.
-      await Promise.race([serverDone, new Promise((res) => setTimeout(res, 1000))]);
-      const died = server.exitCode !== null || server.signalCode !== null ? (server.signalCode ?? `exit ${server.exitCode}`) : null;
-      server.kill('SIGTERM');
-      await serverDone;
-      if (died) throw new LabError({ code: 'EIPERF3', message: `the iperf3 server (pid ${server.pid}, in ${o.serverNetns}) died during the test (${died}); the client said: ${(err as Error).message.replace(/^iperf3: /, '')}` });
+      for (let i = 0; i < 10 && server.ended() === null; i++) await new Promise((res) => setTimeout(res, 100));
+      const died = server.ended();
+      if (died) throw new LabError({ code: 'EIPERF3', message: `the iperf3 server (${server.where}) died during the test (${died}); the client said: ${(err as Error).message.replace(/^iperf3: /, '')}` });
       throw err;
     }
   }
-  server.kill('SIGTERM');
-  const s = await serverDone;
-  throw new LabError({ code: 'EIPERF3', message: `iperf3 could not run: ${(last || s.stderr || s.stdout).trim().slice(0, 300)}` });
+  await server.stop();
+  throw new LabError({ code: 'EIPERF3', message: `iperf3 could not run: ${(last || server.output() || server.ended() || '').trim().slice(0, 300)}` });
+}
+
+/** Runs one iperf3 test through whatever joins the two namespaces. */
+export async function runIperf3(lab: Lab, o: Iperf3Options): Promise<Iperf3Result> {
+  const serverArgs = ['-s', '-1', '-p', String(o.port ?? 5201), '-B', o.serverAddress];
+  const server = lab.spawn(o.serverNetns, 'iperf3', serverArgs);
+  const serverDone = collect(server);
+  let output = '';
+  const handle: Iperf3Server = {
+    ended: () => (server.exitCode !== null || server.signalCode !== null ? (server.signalCode ?? `exit ${server.exitCode}`) : null),
+    output: () => output,
+    where: `pid ${server.pid}, in ${o.serverNetns}`,
+    stop: async () => {
+      server.kill('SIGTERM');
+      const r = await serverDone;
+      output = r.stderr || r.stdout;
+    },
+  };
+  try {
+    const { commandLine, ...rest } = await runIperf3Client(lab, o, handle);
+    return { ...rest, commandLines: [`ip netns exec ${o.serverNetns} iperf3 ${serverArgs.join(' ')}`, commandLine] };
+  } finally {
+    await handle.stop();
+  }
 }

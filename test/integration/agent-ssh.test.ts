@@ -59,7 +59,7 @@ suite('peer agent over ssh (sshd in a namespace)', { root: true, tools: [SSHD, '
 
   it('says hello with both versions and reports the remote environment', async () => {
     const c = await connect();
-    expect(c.hello).toMatchObject({ role: 'agent', protocol: 1, xdplab: VERSION });
+    expect(c.hello).toMatchObject({ role: 'agent', protocol: 2, xdplab: VERSION });
     expect(c.commandLine).toContain(`-o BatchMode=yes`);
     const { environment } = await c.call('environment', {});
     expect(environment.kernel).toBe(release());
@@ -179,7 +179,7 @@ suite('peer agent on signals (no ssh)', { root: true }, () => {
       let buf = '';
       p.stdout.on('data', (d: Buffer) => { buf += d.toString(); const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
       const closed = new Promise<number | null>((resolve) => p.once('close', (code) => resolve(code)));
-      p.stdin.write(`${JSON.stringify({ type: 'hello', role: 'client', protocol: 1, xdplab: VERSION })}\n`);
+      p.stdin.write(`${JSON.stringify({ type: 'hello', role: 'client', protocol: 2, xdplab: VERSION })}\n`);
       p.stdin.write(`${JSON.stringify({ type: 'request', id: 1, command: 'netns.create', args: { suffix: 's' } })}\n`);
       await until('the namespace is made', () => lines.some((l) => l.includes('"id":1')));
       const made = JSON.parse(lines.find((l) => l.includes('"id":1'))!) as { ok: boolean; result: { name: string } };

@@ -42,7 +42,7 @@ describe('row kinds', () => {
   it('every kind is in the one registry, with a name of its own', () => {
     const kinds = ROW_KINDS.map((k) => k.kind);
     expect(new Set(kinds).size).toBe(kinds.length);
-    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'search-rx', 'search-fwd', 'latency-rx', 'latency-fwd', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'vm-iperf3', 'vm-packet', 'vm-search', 'vm-pvp']);
+    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'search-rx', 'search-fwd', 'latency-rx', 'latency-fwd', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'iperf3-peer', 'vm-iperf3', 'vm-packet', 'vm-search', 'vm-pvp']);
   });
 
   it('plans the default matrix in report order: each cell with its reference and ceiling, iperf3 after', async () => {
@@ -56,6 +56,23 @@ describe('row kinds', () => {
     expect(rows.find((r) => r.id === 'iperf3-skb')).toMatchObject({ kind: 'iperf3-xdplab', needs: 'forward' });
     // Kinds that need privileges of their own say so for runs through xdplab helper.
     expect(rows.filter((r) => r.viaHelper === undefined).map((r) => r.kind)).toEqual(Array(4).fill('engine'));
+  });
+
+  it('--peer-host: the engine rows and the ceiling as here, iperf3 across the hosts only; what cannot cross is refused naming its flag', async () => {
+    const base = { peerHost: 'root@gen', ifname: 'enp1s0', peer: 'enp1s0', modes: ['native'] };
+    const rows = await planRows(resolveScenario({ ...base, tests: ['txonly', 'rxonly', 'iperf3'] }));
+    expect(rows.map((r) => `${r.id}:${r.kind}`)).toEqual(['txonly-native-64B:engine', 'rxonly-native-64B:engine', 'rxonly-native-64B-xdp-drop:ceiling', 'iperf3-peer-host:iperf3-peer']);
+    expect(rows[3]).toMatchObject({ needs: 'packet', tool: 'kernel', mode: 'tcp' });
+    const refused = (extra: Record<string, unknown>) => { try { resolveScenario({ ...base, ...extra }); return undefined; } catch (e) { return e as LabError; } };
+    expect(refused({ ifname: undefined, peer: undefined })).toMatchObject({ field: '--ifname', message: expect.stringContaining('--peer-host needs --ifname') });
+    expect(refused({ reference: ['testpmd'] })).toMatchObject({ field: '--reference' });
+    expect(refused({ generator: 'testpmd' })).toMatchObject({ field: '--generator' });
+    expect(refused({ tests: ['rxonly'], search: ['ndr'] })).toMatchObject({ field: '--search' });
+    expect(refused({ tests: [], vm: { backends: ['user'] } })).toMatchObject({ field: '--backends' });
+    expect(refused({ peerHost: 'root@gen; rm -rf /' })).toMatchObject({ field: '--peer-host', message: expect.stringContaining('[USER@]HOST') });
+    const noHost = (() => { try { resolveScenario({ ssh: 'ssh -F x' }); return undefined; } catch (e) { return e as LabError; } })();
+    expect(noHost).toMatchObject({ field: '--ssh' });
+    expect(parseBenchArgs(['--peer-host', 'root@gen', '--ssh', 'ssh -F /tmp/c', '--ifname', 'a', '--peer', 'b']).scenario).toMatchObject({ peerHost: 'root@gen', ssh: 'ssh -F /tmp/c' });
   });
 
   it('plans no host rows for a VM-only scenario, and no VM rows for a host one', async () => {
