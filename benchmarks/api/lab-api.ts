@@ -13,6 +13,17 @@ import { LONE_BACKEND_NAMES } from '../qemu/backends.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, dot, dash or underscore');
 
+/**
+ * A scenario from the app (the renderer is untrusted): any field of a scenario but `ssh`, whose
+ * command line the engine would run as a program of the caller's choosing. From the app, the
+ * peer host is reached with $XDPLAB_SSH (set where the engine starts) or plain ssh, with
+ * ~/.ssh/config applying.
+ */
+const UiScenarioSchema = ScenarioSchema.partial().strict().refine((s) => s.ssh === undefined, {
+  path: ['ssh'],
+  message: 'the ssh command line is not taken from the app (it would run a program of its choosing): set $XDPLAB_SSH where the engine starts, or a Host entry in ~/.ssh/config',
+});
+
 /** command name -> { args, result } */
 export const Commands = {
   doctor: {
@@ -24,12 +35,12 @@ export const Commands = {
     result: z.array(z.object({ name: z.string(), netns: z.string().optional(), driver: z.string(), up: z.boolean(), xdp: z.string() })),
   },
   startRun: {
-    args: z.object({ scenario: ScenarioSchema.partial().strict(), quick: z.boolean().optional() }).strict(),
+    args: z.object({ scenario: UiScenarioSchema, quick: z.boolean().optional() }).strict(),
     result: z.object({ runId: Id }),
   },
   /** What startRun would run, before anything starts: rows (unavailable ones with the reason), VMs, duration. */
   planRun: {
-    args: z.object({ scenario: ScenarioSchema.partial().strict(), quick: z.boolean().optional() }).strict(),
+    args: z.object({ scenario: UiScenarioSchema, quick: z.boolean().optional() }).strict(),
     result: PlanSchema,
   },
   stopRun: {

@@ -46,6 +46,8 @@ export const LatencySchema = z.object({
   maxNs: z.number(),
   meanNs: z.number(),
   histogram: z.string(),
+  /** One-way (stamped frames, one clock: the default) or round-trip (a reflector, across hosts). */
+  method: z.enum(['one-way', 'round-trip']).optional(),
 });
 
 /** What a measuring receiver counted of the stamped frames, over all flows. */
@@ -180,6 +182,8 @@ export const EnvironmentSchema = z.object({
   tools: z.record(z.string(), z.string()),
   /** Interfaces the run used: driver, and the XDP mode actually attached. */
   interfaces: z.array(z.object({ name: z.string(), netns: z.string().optional(), driver: z.string() })),
+  /** Whether this host's clock says it is PTP-synchronised (one-way latency across hosts needs both). */
+  clock: z.object({ ptp: z.boolean(), detail: z.string() }).optional(),
 });
 
 /**
@@ -193,6 +197,8 @@ export const PeerHostSchema = z.object({
   sessions: z.array(z.object({ commandLine: z.string(), hostname: z.string().optional(), pid: z.number().int().optional(), labId: z.string().optional() })),
   /** What ran there: command lines in the rows carry the host as a [HOST] prefix. */
   ran: z.string(),
+  /** How latency is measured across the hosts, and why (the clocks of both sides). */
+  latency: z.string(),
 });
 
 export const ReportSchema = z.object({

@@ -91,7 +91,7 @@ export const ScenarioSchema = z.object({
   /** After each search: this many full-length trials at the NDR found, and one 5% above it. */
   searchCheck: z.number().int().min(0).max(100).default(0).meta(meta('--search-check', 'after a search: N trials at the NDR (expected: no loss) and one 5% above it (expected: loss)')),
   /** Latency rows at idle and at 10, 50 and 90% of the PDR each search row found. */
-  latency: z.boolean().default(false).meta(meta('--latency', 'latency rows at idle and 10/50/90% of the PDR (needs --search pdr)')),
+  latency: z.boolean().default(false).meta(meta('--latency', 'latency rows at idle and 10/50/90% of the PDR (needs --search pdr); with --peer-host: round-trip latency across the hosts')),
   flows: z.number().int().min(1).max(65535).default(1).meta(meta('--flows', 'UDP flows (source ports)')),
   queues: z.number().int().min(1).max(64).default(1).meta(meta('--queues', 'device queues')),
   durationMs: z.number().int().min(100).max(3_600_000).default(3000).meta(meta('--duration', 'measured window per trial')),
@@ -197,7 +197,8 @@ export function resolveScenario(input: unknown): Scenario {
   if (s.peerHost !== undefined) checkPeerHost(s);
   else if (s.ssh !== undefined) throw invalidOption('--ssh', '--ssh names how to reach --peer-host: give --peer-host too');
   if (typeof s.rate === 'number' && (s.rate * s.durationMs) / 1000 < 1) throw invalidOption('--rate', `${s.rate} pps is less than one frame in a ${s.durationMs / 1000} s trial`);
-  if (s.latency && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
+  // Across hosts, --latency is the round-trip row (rows/rtt-peer.ts); here, rows at fractions of the PDR.
+  if (s.latency && !s.peerHost && !s.search.includes('pdr')) throw invalidOption('--latency', 'latency rows run at fractions of the PDR: add --search pdr (or ndr,pdr)');
   if (s.search.length && !s.tests.some((t) => t === 'rxonly' || t === 'io') && !(s.vm && (s.vm.pvp || s.vm.tests.includes('txonly')))) {
     throw invalidOption('--search', 'searches run for the receiving rows: add rxonly or io to --engines, or VM rows with --pvp or the txonly test');
   }

@@ -1,6 +1,6 @@
 // The machine a report was measured on: enough to judge and to reproduce its numbers.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { PROJECT_ROOT as ROOT } from '../paths.js';
 import type { Environment } from '../contracts/report.js';
@@ -53,6 +53,35 @@ export function toolVersions(qemuBinary?: string): Record<string, string> {
   return tools;
 }
 
+/**
+ * Whether the clock is PTP-synchronised, as far as this host can say: a PTP hardware clock, ptp4l
+ * keeping it to the grandmaster and phc2sys keeping the system clock to it. NTP (chronyd, ntpd)
+ * is named but is not enough for one-way latency at microseconds.
+ */
+export function describeClockSync(ptpDevices: string[], processes: string[]): { ptp: boolean; detail: string } {
+  const running = (name: string) => processes.includes(name);
+  const ntp = ['chronyd', 'ntpd', 'systemd-timesyncd'].filter(running);
+  const ptp = ptpDevices.length > 0 && running('ptp4l') && running('phc2sys');
+  const parts = [
+    ptpDevices.length ? `PTP clocks ${ptpDevices.map((d) => `/dev/${d}`).join(', ')}` : 'no PTP hardware clock (/dev/ptp*)',
+    `ptp4l ${running('ptp4l') ? 'running' : 'not running'}`,
+    `phc2sys ${running('phc2sys') ? 'running' : 'not running'}`,
+    ...(ntp.length ? [`${ntp.join(', ')} running (NTP)`] : []),
+  ];
+  return { ptp, detail: `${ptp ? 'PTP-synchronised' : 'not PTP-synchronised'}: ${parts.join('; ')}` };
+}
+
+function clockSync(): { ptp: boolean; detail: string } {
+  const list = (dir: string) => { try { return readdirSync(dir); } catch { return []; } };
+  const devices = list('/dev').filter((d) => /^ptp\d+$/.test(d)).sort();
+  const comms = new Set<string>();
+  for (const pid of list('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try { comms.add(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()); } catch { /* gone */ }
+  }
+  return describeClockSync(devices, [...comms]);
+}
+
 /** options.qemu: the QEMU binary of the run, when the caller knows it (see toolVersions). */
 export function collectEnvironment(interfaces: Environment['interfaces'] = [], options: { qemu?: string } = {}): Environment {
   let cpuModel = cpus()[0]?.model ?? 'unknown';
@@ -69,5 +98,6 @@ export function collectEnvironment(interfaces: Environment['interfaces'] = [], o
     xdplab: { version: packageVersion(), gitCommit: gitCommit() },
     tools: toolVersions(options.qemu),
     interfaces,
+    clock: clockSync(),
   };
 }

@@ -4,6 +4,7 @@ import { ceilingRows } from './ceiling.js';
 import { engineRows } from './engine.js';
 import { iperf3BridgeRows } from './iperf3-bridge.js';
 import { iperf3PeerRows } from './iperf3-peer.js';
+import { rttPeerRows } from './rtt-peer.js';
 import { iperf3TestpmdRows } from './iperf3-testpmd.js';
 import { iperf3XdplabRows } from './iperf3-xdplab.js';
 import type { PlanContext, PlannedRow, RowKind } from './row-kind.js';
@@ -27,6 +28,7 @@ export const ROW_KINDS: readonly RowKind[] = [
   iperf3BridgeRows,
   iperf3TestpmdRows,
   iperf3PeerRows,
+  rttPeerRows,
   vmIperf3Rows,
   vmPacketRows,
   vmSearchRows,

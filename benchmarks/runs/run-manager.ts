@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, describeError, parseOrThrow } from '../contracts/errors.js';
-import { REPORT_SCHEMA_VERSION, ReportSchema, type PeerHost, type Report, type Row, type Sample } from '../contracts/report.js';
+import { REPORT_SCHEMA_VERSION, ReportSchema, type Environment, type PeerHost, type Report, type Row, type Sample } from '../contracts/report.js';
 import { QUICK, resolveScenario, type Scenario, type TimelineAction } from '../contracts/scenario.js';
 import { RemotePeer } from '../agent/remote-peer.js';
 import { HelperClient } from '../helper/client.js';
@@ -55,12 +55,21 @@ async function connectPeerHost(s: Scenario): Promise<{ remote: RemotePeer; repor
         host: s.peerHost!, environment, interface: { name: info.ifname, ...(s.peerNetns ? { netns: s.peerNetns } : {}), mac: info.mac, mtu: info.mtu },
         sessions: remote.sessions,
         ran: `there: the peer's generator (rxonly, io, macswap), txonly's XDP drop sink and the iperf3 server, through xdplab agent --stdio over ssh; here: the engine under test and the iperf3 client`,
+        latency: latencyAcross(collectEnvironment().clock, environment.clock),
       },
     };
   } catch (err) {
     await remote.close();
     throw err;
   }
+}
+
+/** How latency is measured across the hosts: round trips, and why not one-way (the clocks). */
+function latencyAcross(here: Environment['clock'], there: Environment['clock']): string {
+  const clocks = `clocks: here ${here?.detail ?? 'unknown'}; there ${there?.detail ?? 'unknown'}`;
+  return here?.ptp && there?.ptp
+    ? `round-trip (ICMP echo, the peer's kernel reflects, --latency): both hosts say PTP, but xdplab's stamps use CLOCK_MONOTONIC, which PTP does not set, so one-way latency is not measured across hosts yet (${clocks})`
+    : `round-trip (ICMP echo, the peer's kernel reflects, --latency); one-way latency needs both clocks PTP-synchronised (${clocks})`;
 }
 
 export function defaultReportsDir(): string {
@@ -156,7 +165,13 @@ export class RunManager implements RunManagerApi {
       ...(peer ? { peerHost: peer.report } : {}),
       rows: plans.map((p) => emptyRow(p, scenario, !!helper)), samples: [], markers: [],
     };
-    const writer = new ReportWriter(this.reportsDir, report);
+    let writer: ReportWriter;
+    try {
+      writer = new ReportWriter(this.reportsDir, report);
+    } catch (err) {
+      await peer?.remote.close();
+      throw err;
+    }
     const stop = { stop: false };
     const active: Active = { stop, done: Promise.resolve(report) };
     this.active.set(runId, active);

@@ -155,9 +155,10 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
     if (g.lower > 0 && widthOf(g.lower, g.upper) <= cfg.precision) {
       if (g.lowerIsFinal) { g.done = true; continue; }
       // Confirm at the final length; a loss there lowers the bound and the search goes on. A
-      // pass within the precision of the bound confirms it.
+      // pass within the precision of the bound confirms it, at the rate that trial offered (a
+      // generator a little short of its target must not leave the short trial's rate standing).
       const { t, rate } = await run(g.lower, true, 'final');
-      if (passes(t, g) && rate >= g.lower * (1 - cfg.precision)) g.lowerIsFinal = true;
+      if (passes(t, g) && rate >= g.lower * (1 - cfg.precision)) { g.lower = Math.min(g.lower, rate); g.lowerIsFinal = true; }
       for (const h of goals) if (!h.done) update(h, rate, t, true, maxPps, history);
     } else {
       const { t, rate } = await run(nextRate(g, mrr, cfg), g.longTrials, g.longTrials ? 'final' : 'search');

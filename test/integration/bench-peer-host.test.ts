@@ -3,7 +3,7 @@
 // veth pair that carries the test traffic (the first carries ssh, as a management network does).
 // txonly, rxonly and iperf3 run across it; then the ssh connection is killed mid-run.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -82,7 +82,7 @@ suite('xdplab bench --peer-host (sshd in a namespace)', { root: true, tools: [SS
 
   it('the CLI: txonly, rxonly and iperf3 across the peer host; both hosts in the report; nothing left on either side', async () => {
     const args = [join(PROJECT_ROOT, 'bin', 'xdplab.js'), 'bench', '--peer-host', peer.host, '--ssh', peer.ssh, '--ifname', dut, '--netns', peer.localNs, '--peer', far,
-      '--engines', 'txonly,rxonly,iperf3', '--modes', 'native', '--trials', '1', '--duration', '1', '--warmup', '0.3', '--out', dir, '--json'];
+      '--engines', 'txonly,rxonly,iperf3', '--latency', '--modes', 'native', '--trials', '1', '--duration', '1', '--warmup', '0.3', '--out', dir, '--json'];
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const p = spawn(process.execPath, args, { env: { ...process.env, XDPLAB_REMOTE_COMMAND: peer.remoteCommand } });
       let stdout = '', stderr = '';
@@ -97,7 +97,7 @@ suite('xdplab bench --peer-host (sshd in a namespace)', { root: true, tools: [SS
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
     expect(report.status).toBe('complete');
     const rows = Object.fromEntries(report.rows.map((x) => [x.id, x]));
-    expect(Object.keys(rows)).toEqual(expect.arrayContaining(['txonly-native-64B', 'rxonly-native-64B', 'iperf3-peer-host']));
+    expect(Object.keys(rows)).toEqual(expect.arrayContaining(['txonly-native-64B', 'rxonly-native-64B', 'iperf3-peer-host', 'rtt-peer-host']));
     for (const row of report.rows) expect(row.status, `${row.id}: ${row.reason}`).toBe('ok');
 
     // txonly here into the drop sink there: the far end counted what was sent.
@@ -115,6 +115,18 @@ suite('xdplab bench --peer-host (sshd in a namespace)', { root: true, tools: [SS
     expect(ip.trials[0]!.metrics.bitsPerSecond).toBeGreaterThan(1e8);
     expect(ip.commandLines).toEqual([`[${peer.host}] iperf3 -s -p 5201 -B 198.51.100.2`, expect.stringMatching(new RegExp(`^ip netns exec ${peer.localNs} iperf3 -c 198\\.51\\.100\\.2 `))]);
 
+    // Latency across hosts: round trips (ping, the peer's kernel reflects), said so in the row and the report.
+    const rtt = rows['rtt-peer-host']!.trials[0]!;
+    expect(rtt.latency).toMatchObject({ method: 'round-trip' });
+    expect(rtt.latency!.count).toBeGreaterThanOrEqual(90);
+    expect(rtt.latency!.minNs).toBeGreaterThan(0);
+    expect(rtt.latency!.p50Ns).toBeLessThan(50e6);
+    expect(rtt.metrics).toMatchObject({ sentPackets: 100, lostPackets: 0 });
+    expect(rows['rtt-peer-host']!.commandLines).toEqual([`ip netns exec ${peer.localNs} ping -n -i 0.01 -c 100 -W 1 198.51.100.2`]);
+    expect(report.peerHost!.latency).toMatch(/^round-trip .*one-way latency needs both clocks PTP-synchronised/);
+    expect(report.environment.clock?.detail).toMatch(/PTP/);
+    expect(report.peerHost!.environment.clock?.detail).toMatch(/PTP/);
+
     // Both hosts: this one's environment names the DUT only; the peer's is its own.
     expect(report.environment.interfaces.map((i) => i.name)).toEqual([dut]);
     const farMac = (JSON.parse(peer.inRemote('ip', ['-j', 'link', 'show', 'dev', far])) as Array<{ address: string }>)[0]!.address;
@@ -122,7 +134,7 @@ suite('xdplab bench --peer-host (sshd in a namespace)', { root: true, tools: [SS
     expect(report.peerHost!.environment.kernel).toBeTruthy();
     expect(report.peerHost!.sessions).toHaveLength(1);
     expect(report.peerHost!.sessions[0]!.commandLine).toContain('BatchMode=yes');
-    console.log(`across the ssh peer: txonly ${(tx.packetsPerSecond! / 1e6).toFixed(3)} Mpps (${tx.peerReceivedPackets} arrived there), rxonly ${(rx.packetsPerSecond! / 1e6).toFixed(3)} of ${(rx.offeredPacketsPerSecond! / 1e6).toFixed(3)} Mpps offered, iperf3 ${(ip.trials[0]!.metrics.bitsPerSecond! / 1e9).toFixed(2)} Gbit/s`);
+    console.log(`across the ssh peer: txonly ${(tx.packetsPerSecond! / 1e6).toFixed(3)} Mpps (${tx.peerReceivedPackets} arrived there), rxonly ${(rx.packetsPerSecond! / 1e6).toFixed(3)} of ${(rx.offeredPacketsPerSecond! / 1e6).toFixed(3)} Mpps offered, iperf3 ${(ip.trials[0]!.metrics.bitsPerSecond! / 1e9).toFixed(2)} Gbit/s, rtt p50 ${(rtt.latency!.p50Ns / 1e3).toFixed(0)} us p99 ${(rtt.latency!.p99Ns / 1e3).toFixed(0)} us`);
     await nothingLeft();
   }, 120_000);
 
@@ -153,6 +165,26 @@ suite('xdplab bench --peer-host (sshd in a namespace)', { root: true, tools: [SS
     expect(report.peerHost!.sessions).toHaveLength(2);
     await nothingLeft();
   }, 120_000);
+
+  it('a scenario file with peerHost: xdplab run FILE runs its rows across the peer host', async () => {
+    const out = mkdtempSync(join(dir, 'file-'));
+    const file = join(out, 'peer.json');
+    writeFileSync(file, JSON.stringify({ title: 'txonly across the peer host', peerHost: peer.host, ssh: peer.ssh, ifname: dut, netns: peer.localNs, peer: far, tests: ['txonly'], modes: ['native'], trials: 1, durationMs: 500, warmupMs: 200 }));
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'xdplab.js'), 'run', file, '--out', out, '--json'], { env: { ...process.env, XDPLAB_REMOTE_COMMAND: peer.remoteCommand } });
+      let stderr = '';
+      p.stdout.resume();
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      p.once('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const reportDir = readdirSync(out).map((d) => join(out, d)).find((d) => existsSync(join(d, 'report.json')))!;
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report;
+    expect(report.rows.map((x) => `${x.id}:${x.status}`)).toEqual(['txonly-native-64B:ok']);
+    expect(report.rows[0]!.trials[0]!.metrics.peerReceivedPackets).toBeGreaterThan(1000);
+    expect(report.peerHost?.host).toBe(peer.host);
+    await nothingLeft();
+  }, 60_000);
 
   it('a peer interface that is not there: refused naming --peer and the host, before anything is made here', async () => {
     const runs = new RunManager(dir);

@@ -46,6 +46,31 @@ describe('RunMatrix', () => {
     expect(onstart.mock.calls[0]![0]).toEqual({ scenario: { tests: ['txonly', 'rxonly'], modes: ['native'], frameBytes: [64] }, quick: true });
   });
 
+  it('a peer on another host: the host and both interfaces, round-trip latency, no ssh command line sent', () => {
+    const host = q('input[name="peer-host"]')!;
+    expect(q('input[name="ifname"]')!.disabled).toBe(true);
+    type(host, 'root@gen');
+    expect(q('[role="alert"]')!.textContent).toContain("needs the interface here and the peer's interface there");
+    expect(startButton().disabled).toBe(true);
+    type(q('input[name="ifname"]')!, 'enp1s0');
+    type(q('input[name="netns"]')!, 'dut');
+    type(q('input[name="peer"]')!, 'enp2s0');
+    click(box('engine', 'iperf3'));
+    const latency = q('input[name="latency"]')!;
+    expect(latency.disabled).toBe(false);
+    expect(latency.parentElement!.textContent).toContain('round-trip latency across the hosts');
+    click(latency);
+    expect(startButton().disabled).toBe(false);
+    submit();
+    const sent = onstart.mock.calls[0]![0];
+    expect(sent.scenario).toMatchObject({ tests: ['txonly', 'rxonly', 'iperf3'], peerHost: 'root@gen', ifname: 'enp1s0', netns: 'dut', peer: 'enp2s0', latency: true });
+    expect(sent.scenario).not.toHaveProperty('ssh');
+    // Cleared again: a run on this host.
+    type(host, '');
+    submit();
+    expect(onstart.mock.calls[1]![0].scenario).not.toHaveProperty('peerHost');
+  });
+
   it('asks for NDR/PDR searches, latency rows and IMIX; latency only with PDR, searches only with receiving rows', () => {
     click(box('engine', 'rxonly'));
     click(box('engine', 'txonly'));

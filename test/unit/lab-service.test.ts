@@ -77,6 +77,11 @@ describe('dispatch and LabService', () => {
       expect(unknown.error.message).toBe("args.scenario: unknown field 'engines'");
       expect(unknown.error.hint).toContain('allowed fields: tests, modes, copy, frameBytes');
     }
+    // The ssh command line would be a program the renderer chose: refused from the app, with why.
+    const ssh = await dispatch(service.handlers, req('startRun', { scenario: { peerHost: 'root@gen', ifname: 'a', peer: 'b', ssh: 'sh -c id' } }));
+    expect(ssh).toMatchObject({ ok: false, error: { code: 'EINVALIDARGS', field: 'args.scenario.ssh', message: expect.stringContaining('not taken from the app') } });
+    const sshPlan = await dispatch(service.handlers, req('planRun', { scenario: { ssh: 'ssh -o ProxyCommand=id' } }));
+    expect(sshPlan).toMatchObject({ ok: false, error: { field: 'args.scenario.ssh' } });
     const vm = await dispatch(service.handlers, req('qmpExecute', { vmId: 'vm-1', command: 'Query Version' }));
     expect(vm).toMatchObject({ ok: false, error: { field: 'args.command' } });
     if (!vm.ok) expect(vm.error.message).toContain('must be a QMP command name');

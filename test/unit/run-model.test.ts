@@ -42,7 +42,7 @@ describe('row kinds', () => {
   it('every kind is in the one registry, with a name of its own', () => {
     const kinds = ROW_KINDS.map((k) => k.kind);
     expect(new Set(kinds).size).toBe(kinds.length);
-    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'search-rx', 'search-fwd', 'latency-rx', 'latency-fwd', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'iperf3-peer', 'vm-iperf3', 'vm-packet', 'vm-search', 'vm-pvp']);
+    expect(kinds).toEqual(['engine', 'testpmd', 'ceiling', 'search-rx', 'search-fwd', 'latency-rx', 'latency-fwd', 'iperf3-xdplab', 'iperf3-bridge', 'iperf3-testpmd', 'iperf3-peer', 'rtt-peer', 'vm-iperf3', 'vm-packet', 'vm-search', 'vm-pvp']);
   });
 
   it('plans the default matrix in report order: each cell with its reference and ceiling, iperf3 after', async () => {
@@ -63,6 +63,9 @@ describe('row kinds', () => {
     const rows = await planRows(resolveScenario({ ...base, tests: ['txonly', 'rxonly', 'iperf3'] }));
     expect(rows.map((r) => `${r.id}:${r.kind}`)).toEqual(['txonly-native-64B:engine', 'rxonly-native-64B:engine', 'rxonly-native-64B-xdp-drop:ceiling', 'iperf3-peer-host:iperf3-peer']);
     expect(rows[3]).toMatchObject({ needs: 'packet', tool: 'kernel', mode: 'tcp' });
+    // --latency across hosts is the round-trip row, with no search.
+    const withRtt = await planRows(resolveScenario({ ...base, tests: ['iperf3'], latency: true }));
+    expect(withRtt.map((r) => `${r.id}:${r.kind}`)).toEqual(['iperf3-peer-host:iperf3-peer', 'rtt-peer-host:rtt-peer']);
     const refused = (extra: Record<string, unknown>) => { try { resolveScenario({ ...base, ...extra }); return undefined; } catch (e) { return e as LabError; } };
     expect(refused({ ifname: undefined, peer: undefined })).toMatchObject({ field: '--ifname', message: expect.stringContaining('--peer-host needs --ifname') });
     expect(refused({ reference: ['testpmd'] })).toMatchObject({ field: '--reference' });
