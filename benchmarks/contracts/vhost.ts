@@ -13,6 +13,8 @@ export const VhostServeOptionsSchema = z.object({
   statsMs: z.number().int().min(100).max(3_600_000).optional(),
   /** How long the loop keeps polling after the last frame before it sleeps (0 = sleep at once). */
   spinUs: z.number().int().min(0).max(1_000_000).optional(),
+  /** The CPU the back end's loop runs on (as testpmd's forwarding lcore is pinned). */
+  cpu: z.number().int().min(0).max(1023).optional(),
 }).strict();
 export type VhostServeOptions = z.infer<typeof VhostServeOptionsSchema>;
 

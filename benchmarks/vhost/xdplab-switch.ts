@@ -16,6 +16,8 @@ export interface XdplabVhostOptions {
   /** server: QEMU connects (reconnect-ms on its chardev); client: QEMU's chardev has server=on. */
   role?: 'server' | 'client';
   mode?: 'native' | 'skb';
+  /** The CPU of the back end's loop (the lab: 1, where testpmd's forwarding lcore runs). */
+  cpu?: number;
 }
 
 /** A userspace vhost-user back end the lab runs (xdplab's, or testpmd's as the reference). */
@@ -49,7 +51,8 @@ export function processCpuSeconds(pid: number): number {
 /** Starts the back end and resolves once it listens (server) or is trying to connect (client). */
 export async function startXdplabVhost(lab: Lab, o: XdplabVhostOptions, timeoutMs = 15_000): Promise<VhostBackendProcess> {
   const args = [join(PROJECT_ROOT, 'bin', 'xdplab.js'), 'vhost', 'serve', '--socket', o.socketPath, '--ifname', o.ifname,
-    ...(o.netns ? ['--netns', o.netns] : []), ...(o.role === 'client' ? ['--client'] : []), ...(o.mode ? ['--mode', o.mode] : [])];
+    ...(o.netns ? ['--netns', o.netns] : []), ...(o.role === 'client' ? ['--client'] : []), ...(o.mode ? ['--mode', o.mode] : []),
+    ...(o.cpu !== undefined ? ['--cpu', String(o.cpu)] : [])];
   lab.recordXdp(o.netns, o.ifname);
   const child = lab.spawn(undefined, process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
   const events: VhostBackendProcess['events'] = [];

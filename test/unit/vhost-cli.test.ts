@@ -23,6 +23,7 @@ describe('xdplab vhost serve options', () => {
     [{ socket: '/tmp/x.sock', ifname: 'veth0', netns: 'a b' }, /netns: /],
     [{ socket: '/tmp/x.sock', ifname: 'veth0', spinUs: -1 }, /spinUs: /],
     [{ socket: '/tmp/x.sock', ifname: 'veth0', spinUs: 2_000_000 }, /spinUs: /],
+    [{ socket: '/tmp/x.sock', ifname: 'veth0', cpu: -1 }, /cpu: /],
   ])('%j is refused naming the field', (o, re) => {
     expect(() => parseServeOptions(o)).toThrow(re);
   });

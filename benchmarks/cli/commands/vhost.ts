@@ -8,6 +8,7 @@ import { parseFlags, UsageError, type Io } from '../io.js';
 export { parseServeOptions };
 
 export const VHOST_USAGE = `Usage: xdplab vhost serve --socket PATH --ifname IF [--mode native|skb] [--queues N] [--netns NS] [--client] [--stats-ms N]
+       [--spin-us N] [--cpu N]
 
 A vhost-user-net device back end: the guest's virtio-net queues to and from an AF_XDP port on
 IF (one copy each way, between guest memory and the UMEM). QEMU needs shared guest memory
@@ -30,6 +31,7 @@ Options:
   --stats-ms N    print the counters every N ms (default: only at disconnect and exit)
   --spin-us N     keep polling N µs after the last frame before sleeping on the kick eventfds
                   (default 10000: under TCG a guest's bursts come ms apart; 0 sleeps at once)
+  --cpu N         run the back end's loop on CPU N (default: wherever the kernel puts it)
   -h, --help      this help
 `;
 
@@ -39,7 +41,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   if (sub !== 'serve') throw new UsageError(`xdplab vhost: unknown subcommand '${sub}'; subcommands: serve`);
   const v = parseFlags('vhost', rest, {
     socket: { type: 'string' }, ifname: { type: 'string' }, mode: { type: 'string' }, queues: { type: 'string' },
-    netns: { type: 'string' }, client: { type: 'boolean' }, 'stats-ms': { type: 'string' }, 'spin-us': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    netns: { type: 'string' }, client: { type: 'boolean' }, 'stats-ms': { type: 'string' }, 'spin-us': { type: 'string' }, cpu: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) { io.out(VHOST_USAGE); return 0; }
   const num = (s: string | undefined, field: string) => {
@@ -53,6 +55,7 @@ export async function run(args: string[], io: Io): Promise<number> {
     socket: v.socket, ifname: v.ifname, ...(v.mode ? { mode: v.mode } : {}), ...(v.queues ? { queues: num(v.queues, 'queues') } : {}),
     ...(v.netns ? { netns: v.netns } : {}), client: !!v.client, ...(v['stats-ms'] ? { statsMs: num(v['stats-ms'], 'stats-ms') } : {}),
     ...(v['spin-us'] !== undefined ? { spinUs: num(v['spin-us'], 'spin-us') } : {}),
+    ...(v.cpu !== undefined ? { cpu: num(v.cpu, 'cpu') } : {}),
   });
   const { serveVhost } = await import('../../vhost/serve.js');
   return serveVhost(o, (e) => io.out(`${JSON.stringify(e)}\n`));
