@@ -215,14 +215,18 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
   });
 }
 
-/** An interface's MAC, MTU, state and addresses (ip -j addr). */
-export async function readLinkInfo(netns: string | undefined, ifname: string): Promise<AgentCommandResult<'link.info'>> {
-  let out: string;
+/** `ip -j ...` about one interface; one that is not there is an error naming ifname. */
+async function ipJson(netns: string | undefined, args: string[], ifname: string): Promise<string> {
   try {
-    out = (await execFileAsync('ip', [...(netns ? ['-n', netns] : []), '-j', 'addr', 'show', 'dev', ifname])).stdout;
+    return (await execFileAsync('ip', [...(netns ? ['-n', netns] : []), ...args])).stdout;
   } catch (err) {
     throw new LabError({ code: 'ENOLINK', field: 'ifname', message: `ifname: no interface ${ifname}${netns ? ` in ${netns}` : ''}: ${((err as { stderr?: string }).stderr ?? '').trim()}` });
   }
+}
+
+/** An interface's MAC, MTU, state and addresses (ip -j addr). */
+export async function readLinkInfo(netns: string | undefined, ifname: string): Promise<AgentCommandResult<'link.info'>> {
+  const out = await ipJson(netns, ['-j', 'addr', 'show', 'dev', ifname], ifname);
   const l = (JSON.parse(out) as Array<{ address?: string; mtu?: number; flags?: string[]; addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }> }>)[0] ?? {};
   // Global addresses first, IPv4 before IPv6: the one iperf3 is pointed at.
   const addrs = (l.addr_info ?? []).filter((a) => a.scope !== 'link' && a.scope !== 'host')
@@ -233,12 +237,7 @@ export async function readLinkInfo(netns: string | undefined, ifname: string): P
 /** An interface's kernel counters (ip -s -j link; ethtool -S for veth's XDP counters). */
 export async function readLinkCounters(netns: string | undefined, ifname: string): Promise<LinkCounters> {
   const atMs = Date.now();
-  let linkJson: string;
-  try {
-    linkJson = (await execFileAsync('ip', [...(netns ? ['-n', netns] : []), '-s', '-j', 'link', 'show', 'dev', ifname])).stdout;
-  } catch (err) {
-    throw new LabError({ code: 'ENOLINK', field: 'ifname', message: `ifname: no interface ${ifname}${netns ? ` in ${netns}` : ''}: ${((err as { stderr?: string }).stderr ?? '').trim()}` });
-  }
+  const linkJson = await ipJson(netns, ['-s', '-j', 'link', 'show', 'dev', ifname], ifname);
   type Dir = { packets?: number; bytes?: number; dropped?: number; errors?: number };
   const l = (JSON.parse(linkJson) as Array<{ stats64?: { rx?: Dir; tx?: Dir } }>)[0];
   const dir = (d: Dir | undefined) => ({ packets: d?.packets ?? 0, bytes: d?.bytes ?? 0, dropped: d?.dropped ?? 0, errors: d?.errors ?? 0 });

@@ -56,7 +56,6 @@ export function splitCommandLine(text: string): string[] {
   return words;
 }
 
-const HOST = PEER_HOST_PATTERN;
 
 export interface PeerOptions {
   /** [USER@]HOST, as ssh takes it (a Host alias of the ssh config too). */
@@ -74,7 +73,7 @@ export interface PeerOptions {
 
 /** The argv that starts the agent (exported for tests and for a report's command lines). */
 export function sshArgv(o: PeerOptions): string[] {
-  if (!HOST.test(o.host)) throw new LabError({ code: 'EINVALIDOPTION', field: 'peerHost', message: `peerHost: expected [USER@]HOST, got '${o.host}'` });
+  if (!PEER_HOST_PATTERN.test(o.host)) throw new LabError({ code: 'EINVALIDOPTION', field: 'peerHost', message: `peerHost: expected [USER@]HOST, got '${o.host}'` });
   const env = o.env ?? process.env;
   const ssh = splitCommandLine(o.ssh ?? env[SSH_ENV] ?? 'ssh');
   if (!ssh.length) throw new LabError({ code: 'EINVALIDOPTION', field: 'ssh', message: 'ssh: the ssh command line is empty' });

@@ -32,10 +32,8 @@ export class RemotePeer {
   /** Why the current session ended, if it has. */
   get lost(): LabError | undefined { return this.client.lost; }
 
-  /** The current session; once lost, its calls fail with the cause until reconnect(). */
-  session(): Promise<PeerClient> {
-    return Promise.resolve(this.client);
-  }
+
+  // The current session is this.client: once lost, its calls fail with the cause until reconnect().
 
   /** A new session after a lost one (between trials: never in the middle of one). */
   async reconnect(): Promise<void> {
@@ -44,29 +42,40 @@ export class RemotePeer {
     this.note(this.client);
   }
 
-  /** Which session is current: a trial that ends on another, or on a lost one, lost its peer. */
-  get generation(): number { return this.sessions.length; }
-
   private note(c: PeerClient): void {
     this.sessions.push({ commandLine: c.commandLine, ...(c.hello.hostname ? { hostname: c.hello.hostname } : {}), ...(c.hello.pid ? { pid: c.hello.pid } : {}), ...(c.hello.labId ? { labId: c.hello.labId } : {}) });
   }
 
   async environment(): Promise<Environment> {
-    return (await (await this.session()).call('environment', {})).environment;
+    return (await this.client.call('environment', {})).environment;
   }
 
   async linkInfo(e: Endpoint): Promise<AgentCommandResult<'link.info'>> {
-    return (await this.session()).call('link.info', { ...(e.netns ? { netns: e.netns } : {}), ifname: e.ifname });
+    return this.client.call('link.info', { ...(e.netns ? { netns: e.netns } : {}), ifname: e.ifname });
+  }
+
+  /**
+   * The first address of the peer's interface there (global, IPv4 first), for what `use` points
+   * at it; none is an error naming --peer, with the command that gives it one.
+   */
+  async address(peer: Endpoint, dut: Endpoint, use: string): Promise<string> {
+    const address = (await this.linkInfo(peer)).addresses[0]?.split('/')[0];
+    if (address) return address;
+    throw new LabError({
+      code: 'ENOADDRESS', field: '--peer',
+      message: `--peer: ${peer.ifname} on ${this.host} has no IP address for ${use}`,
+      hint: `give it one there (ip addr add 198.51.100.2/24 dev ${peer.ifname}) and ${dut.ifname} one here in the same subnet`,
+    });
   }
 
   /** The interface's receive counters there, in the shape readRxCounters gives here. */
   async counters(e: Endpoint): Promise<RxCounters> {
-    const c = await (await this.session()).call('link.counters', { ...(e.netns ? { netns: e.netns } : {}), ifname: e.ifname });
+    const c = await this.client.call('link.counters', { ...(e.netns ? { netns: e.netns } : {}), ifname: e.ifname });
     return { atMs: c.atMs, xdpDrops: c.xdp?.drops ?? 0, xdpPackets: c.xdp?.packets ?? 0, rxPackets: c.rx.packets, rxDropped: c.rx.dropped };
   }
 
   async dropSink(e: Endpoint, mode: 'native' | 'skb'): Promise<{ detach(): Promise<void> }> {
-    const c = await this.session();
+    const c = this.client;
     const { id } = await c.call('xdp.drop.attach', { ...(e.netns ? { netns: e.netns } : {}), ifname: e.ifname, mode });
     // A lost session's agent has already detached it.
     return { detach: async () => { if (!c.lost) await c.call('xdp.drop.detach', { id }).catch(() => undefined); } };
@@ -74,7 +83,7 @@ export class RemotePeer {
 
   /** An iperf3 server there (iperf3 -s: it serves until stopped); ended() says so if it exits or the session drops. */
   async iperf3Server(o: { netns?: string; address: string; port: number }): Promise<Iperf3Server & { commandLine: string }> {
-    const c = await this.session();
+    const c = this.client;
     let end: string | null = null;
     let output = '';
     let id: string | undefined;
@@ -99,7 +108,7 @@ export class RemotePeer {
 
   /** An engine worker there. Its events may arrive before its id does: they wait for it. */
   async startWorker(spec: WorkerSpecInput, onSample?: (s: WorkerSampleEvent) => void): Promise<RunningWorker> {
-    const c = await this.session();
+    const c = this.client;
     let id: string | undefined;
     const early: Array<() => void> = [];
     const forId = <P extends { id: string }>(f: (p: P) => void) => (p: P) => {

@@ -1,7 +1,6 @@
 // iperf3 across two hosts (--peer-host): the server on the peer host at its interface's address
 // (started through the agent), the client here in --ifname's namespace. The kernel's TCP path
 // over the link between them, as the seed's two-host figures were measured.
-import { LabError } from '../contracts/errors.js';
 import { runIperf3Client } from '../tools/iperf3.js';
 import { IPERF3_ORDER } from './iperf3-path.js';
 import { defineRowKind } from './row-kind.js';
@@ -19,15 +18,7 @@ export const iperf3PeerRows = defineRowKind<Record<string, never>>({
   run: async (ctx) => {
     const s = ctx.scenario, t = ctx.packet!, remote = ctx.remote!;
     ctx.phase('setup');
-    const info = await remote.linkInfo(t.peer);
-    const address = info.addresses[0]?.split('/')[0];
-    if (!address) {
-      throw new LabError({
-        code: 'ENOADDRESS', field: '--peer',
-        message: `--peer: ${t.peer.ifname} on ${remote.host} has no IP address for iperf3`,
-        hint: `give it one there (ip addr add 198.51.100.2/24 dev ${t.peer.ifname}) and ${t.dut.ifname} one here in the same subnet`,
-      });
-    }
+    const address = await remote.address(t.peer, t.dut, 'iperf3');
     const server = await remote.iperf3Server({ ...(t.peer.netns ? { netns: t.peer.netns } : {}), address, port: PORT });
     try {
       ctx.phase('measure');

@@ -27,11 +27,7 @@ export const rttPeerRows = defineRowKind<Record<string, never>>({
   run: async (ctx) => {
     const s = ctx.scenario, t = ctx.packet!, remote = ctx.remote!;
     ctx.phase('setup');
-    const info = await remote.linkInfo(t.peer);
-    const address = info.addresses[0]?.split('/')[0];
-    if (!address) {
-      throw new LabError({ code: 'ENOADDRESS', field: '--peer', message: `--peer: ${t.peer.ifname} on ${remote.host} has no IP address to ping`, hint: `give it one there (ip addr add 198.51.100.2/24 dev ${t.peer.ifname})` });
-    }
+    const address = await remote.address(t.peer, t.dut, 'ping');
     const count = Math.max(10, Math.floor(s.durationMs / INTERVAL_MS));
     const args = ['-n', '-i', String(INTERVAL_MS / 1000), '-c', String(count), '-W', '1', address];
     const commandLine = `${t.dut.netns ? `ip netns exec ${t.dut.netns} ` : ''}ping ${args.join(' ')}`;

@@ -9,10 +9,11 @@
 // namespaces an agent creates there (ip netns add) are mounted in that mount namespace only, as
 // on a real other host. inRemote() runs a command inside both of sshd's namespaces to look.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../../benchmarks/lab/lab.js';
+import { labStateDir } from '../../benchmarks/lab/state.js';
 import { PROJECT_ROOT } from '../../benchmarks/paths.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -48,6 +49,24 @@ function sh(cmd: string, args: string[]): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until check() holds, polling every 100 ms. */
+export async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Lab state files of this test process (an agent's are the remote's, with their own pid). */
+export function ownStateFiles(): string[] {
+  const dir = labStateDir();
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).filter((f) => {
+    try { return (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid?: number }).pid === process.pid; } catch { return false; }
+  });
+}
 
 export async function startSshPeer(): Promise<SshPeer> {
   const lab = new Lab('test');

@@ -2,7 +2,7 @@
 // namespace (test/helpers/ssh-peer.ts), the system's ssh in a "local" one, this checkout's CLI
 // as the remote command.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -11,28 +11,12 @@ import { LabError } from '../../benchmarks/contracts/errors.js';
 import { labStateDir } from '../../benchmarks/lab/state.js';
 import { PROJECT_ROOT } from '../../benchmarks/paths.js';
 import { suite } from '../helpers/requirements.js';
-import { SSHD, startSshPeer, type SshPeer } from '../helpers/ssh-peer.js';
+import { SSHD, ownStateFiles, startSshPeer, until, type SshPeer } from '../helpers/ssh-peer.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
 
-/** Lab state files of this test process (the agent's are the remote's, with their own pid). */
-function ownStateFiles(): string[] {
-  const dir = labStateDir();
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.json')).filter((f) => {
-    try { return (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid?: number }).pid === process.pid; } catch { return false; }
-  });
-}
 
 suite('peer agent over ssh (sshd in a namespace)', { root: true, tools: [SSHD, 'ssh', 'ssh-keygen', 'nsenter', 'iperf3'] }, () => {
   let peer: SshPeer;
