@@ -38,7 +38,9 @@ async function engineTrial(ctx: TrialContext, p: PacketParams): Promise<TrialOut
       attached: { mode: r.mode, zeroCopy: r.zeroCopy },
       metrics: {
         packetsPerSecond: pps, bitsPerSecond: pps * p.frameBytes * 8, rxPackets: r.rx, txPackets: r.tx, seconds: r.seconds,
-        droppedPackets: (stats.rxDropped ?? 0) + (stats.rxRingFull ?? 0) + (stats.rxFillRingEmpty ?? 0),
+        // A frame the fill ring could not take counts in rx_dropped and in rx_fill_ring_empty_descs
+        // both: the socket's losses are rx_dropped and rx_queue_full.
+        droppedPackets: (stats.rxDropped ?? 0) + (stats.rxRingFull ?? 0),
         ...offeredMetric(gen, from, to), ...(rate !== undefined ? { targetPacketsPerSecond: rate } : {}),
         ...(r.windowCpu ? { cpuUserSeconds: r.windowCpu.userSeconds, cpuSystemSeconds: r.windowCpu.systemSeconds } : {}),
       },

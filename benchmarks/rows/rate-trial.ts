@@ -12,7 +12,7 @@ import type { AfXdpMode } from '../contracts/datapath.js';
 import { streamCounts } from '../engines/stream-counts.js';
 import type { Endpoint } from '../lab/topology.js';
 import type { TrialContext } from './row-kind.js';
-import { TX_BUDGET, cpus, launch, sleep } from './trial-tools.js';
+import { DUT_BUSY_POLL_BUDGET, RECEIVER_RING, TX_BUDGET, cpus, launch, sleep } from './trial-tools.js';
 
 /** A receiver that only counts frames (cumulative), read after the trial's last frame. */
 export interface CountingReceiver { commandLine: string; count(afterMs: number): Promise<number> }
@@ -21,8 +21,11 @@ export interface RatePath {
   /** Where the generator sends from, and the MACs it writes. */
   gen: Endpoint;
   macs?: { src: string; dst: string };
-  /** xdplab's measuring receiver at this end, or a DUT that counts. */
-  receiver: { at: Endpoint } | { counting: CountingReceiver };
+  /**
+   * xdplab's measuring receiver at this end (`dut`: it is the device under test, not only the
+   * instrument), or a DUT that counts.
+   */
+  receiver: { at: Endpoint; dut?: boolean } | { counting: CountingReceiver };
   mode: AfXdpMode;
 }
 
@@ -43,13 +46,19 @@ const DRAIN_MS = 200;
 export async function rateTrial(ctx: TrialContext, path: RatePath, t: RateTrialSpec): Promise<RateTrialResult> {
   const s = ctx.scenario;
   const c = cpus();
-  const recvAt = 'at' in path.receiver ? path.receiver.at : undefined;
+  const measuring = 'at' in path.receiver ? path.receiver : undefined;
+  const recvAt = measuring?.at;
   const receiver = recvAt ? await launch(ctx, {
     ...(recvAt.netns ? { netns: recvAt.netns } : {}), ifname: recvAt.ifname, engine: 'rxonly', mode: path.mode, measure: true, flows: t.flows,
+    ringSize: RECEIVER_RING, frameCount: 2 * RECEIVER_RING,
     // Stopped below, once the stream has ended.
-    // Not pinned: it sleeps in poll() when idle, and pinned beside the generator it took the
-    // generator's CPU time (the generator then missed its rate).
     seconds: t.durationMs / 1000 + 120, warmupMs: 0, burst: s.burst, sampleMs: 0,
+    // As the DUT it runs as testpmd's rxonly does: on the DUT's CPU, busy polling with the PMD's
+    // default budget, so the kernel's receive work (XDP, the copy into the UMEM) runs on the
+    // receiver's CPU for both tools and not on the generator's. As an instrument it is
+    // unpinned and sleeps in poll() when idle: pinned beside the generator it took the
+    // generator's CPU time (the generator then missed its rate).
+    ...(measuring?.dut ? { busyPollBudget: DUT_BUSY_POLL_BUDGET, ...(c.dut !== undefined ? { cpu: c.dut } : {}) } : {}),
   }) : undefined;
   try {
     if (receiver) await receiver.ready;

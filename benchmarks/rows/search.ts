@@ -18,7 +18,7 @@ import { Testpmd, findTestpmd } from '../tools/testpmd.js';
 import { NO_TESTPMD } from './generator.js';
 import { defineRowKind, type RowSpec, type TrialContext, type TrialOutcome } from './row-kind.js';
 import { bitsOf, rateTrial, type RatePath } from './rate-trial.js';
-import { cpus, launch } from './trial-tools.js';
+import { DUT_BUSY_POLL_BUDGET, RECEIVER_RING, cpus, launch } from './trial-tools.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
 
 /** Search rows sit after the host packet rows and before iperf3's. */
@@ -67,7 +67,7 @@ async function startDut(ctx: TrialContext, c: SearchCell): Promise<{ path: RateP
   if (c.test === 'rxonly') {
     const t = ctx.packet!;
     const macs = ctx.macs ? { src: ctx.macs.peer, dst: ctx.macs.dut } : undefined;
-    if (c.tool === 'xdplab') return { path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { at: t.dut }, mode: c.mode }, commandLines: [], stop: async () => {} };
+    if (c.tool === 'xdplab') return { path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { at: t.dut, dut: true }, mode: c.mode }, commandLines: [], stop: async () => {} };
     const detach = xskForTestpmd(ctx, t.dut.netns, [t.dut.ifname], c.mode);
     const pmd = new Testpmd({
       netns: t.dut.netns ?? '', ifname: t.dut.ifname, forwardMode: 'rxonly', filePrefix: `${ctx.lab.name('ts')}-${ctx.trial}`,
@@ -91,6 +91,8 @@ async function startDut(ctx: TrialContext, c: SearchCell): Promise<{ path: RateP
   if (c.tool === 'xdplab') {
     const w = await launch(ctx, {
       netns: f.ma.netns!, ifname: f.ma.ifname, peerIfname: f.mb.ifname, engine: 'io', mode: c.mode, seconds: s.searchMaxMs / 1000 + 600, warmupMs: 0, burst: s.burst, sampleMs: 0,
+      // As xdplab's receiver as a DUT (rate-trial.ts): deep rings, busy polling as the PMD does.
+      ringSize: RECEIVER_RING, frameCount: 2 * RECEIVER_RING, busyPollBudget: DUT_BUSY_POLL_BUDGET,
       ...(cpus().dut !== undefined ? { cpu: cpus().dut! } : {}),
     });
     try { await w.ready; } catch (err) { await w.done; throw err; }

@@ -20,6 +20,18 @@ export const sleep = (ms: number, stop?: { stop: boolean }) => new Promise<void>
 export const cpus = (): { dut?: number; peer?: number } => (osCpus().length >= 2 ? { dut: 1, peer: 0 } : {});
 
 /**
+ * rx ring entries of xdplab's measuring receiver (its fill ring is kept as deep, its UMEM holds
+ * twice as many frames). A receiver preempted for T ms at R pps loses what exceeds its depth;
+ * on this 2-core host stalls of 10-20 ms are common, and at 0.4-0.6 Mpps they cost 0.1-0.4% of
+ * the frames at the default 2048 entries and none at 8192. (DPDK's AF_XDP PMD keeps 2048 fill
+ * entries whatever --rxd says: its depth is fixed.)
+ */
+export const RECEIVER_RING = 8192;
+
+/** SO_BUSY_POLL_BUDGET of xdplab's receiver as a DUT: the AF_XDP PMD's default busy_budget. */
+export const DUT_BUSY_POLL_BUDGET = 64;
+
+/**
  * XDP_MAX_TX_SKB_BUDGET for xdplab's transmitting engines: frames the kernel sends per sendto in
  * copy mode (the kernel's default is 32). A burst goes out in one system call instead of
  * several; the worker records whether the kernel took it (Linux 6.17+).
