@@ -1,7 +1,7 @@
 // The renderer: Svelte 5 + Chart.js, built to dist/renderer/ and loaded by both faces (Electron's
 // app:// protocol and the web server). Relative asset URLs, no inline scripts (the CSP of both
 // faces forbids them), no source of the page outside this folder but LabApi's types and the
-// engine's pure modules made for it (contracts/vocabulary.ts, report/views.ts).
+// engine's pure modules made for it (contracts/vocabulary.ts, report/views.ts, report/environment-rows.ts).
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Report } from '../contracts/report.js';
 import { goalAnnotations, reportViews, type ReportViews } from './views.js';
+import { environmentRows, peerHostRows, type EnvironmentRow } from './environment-rows.js';
 
 const require = createRequire(import.meta.url);
 
@@ -159,7 +160,6 @@ ${curves.map((c) => { const s = c.summary; return `<tr><td><code>${esc(c.row)}</
 }
 
 export function reportHtml(report: Report): string {
-  const env = report.environment;
   const views = reportViews(report);
   const drawnViews = { ...views, searches: views.searches.map((s) => ({ ...s, annotations: goalAnnotations(s) })) };
   const rowsHtml = report.rows.map((r) => {
@@ -180,12 +180,10 @@ ${markers.map((m) => `<tr class="${m.ok === false ? 'failed' : ''}"><td>${esc(m.
 </tbody></table>`
     : '<p>No markers (QMP commands and events during the trials).</p>';
   const commands = report.rows.flatMap((r) => r.commandLines.map((c) => `<li><b>${esc(r.id)}</b>: <code>${esc(c)}</code></li>`)).join('\n');
-  const envRows = [
-    ['host', env.hostname], ['kernel', env.kernel], ['CPU', `${env.cpuModel} (${env.cores} cores)`],
-    ['memory', `${(env.memoryBytes / 2 ** 30).toFixed(1)} GiB`], ['node', env.node],
-    ['xdplab', `${env.xdplab.version} (${env.xdplab.gitCommit})`],
-    ...Object.entries(env.tools), ...env.interfaces.map((i) => [`interface ${i.name}`, `${i.driver}${i.netns ? ` in ${i.netns}` : ''}`]),
-  ].map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
+  const table = (rows: EnvironmentRow[]) => rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
+  const envRows = table(environmentRows(report.environment));
+  const peerHtml = report.peerHost ? `<h2>Peer host ${esc(report.peerHost.host)}</h2>
+<table id="peer-host">${table(peerHostRows(report.peerHost))}</table>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>xdplab report ${esc(report.id)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -221,6 +219,7 @@ ${viewsHtml(views)}
 ${markersHtml}
 <h2>Environment</h2>
 <table id="environment">${envRows}</table>
+${peerHtml}
 <h2>Command lines</h2>
 <ul>${commands}</ul>
 <script id="report-data" type="application/json">${scriptJson(report)}</script>

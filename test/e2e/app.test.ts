@@ -4,20 +4,18 @@
 // stays usable), the renderer reaching nothing outside LabApi (CSP), the Lab page's doctor
 // results, keyboard use, and, when the engine parts are there: a quick run watched live and its
 // report, comparing two reports, and a QMP console session with a real VM.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { PROJECT_ROOT } from '../../benchmarks/paths.js';
 import { CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { fixture } from '../helpers/processes.js';
 import { missing } from '../helpers/requirements.js';
 import { screenshot } from '../helpers/screenshot.js';
+import { startServe, type Served } from '../helpers/serve.js';
 
 const RENDERER = join(PROJECT_ROOT, 'dist', 'renderer', 'index.html');
 const SERVE = join(PROJECT_ROOT, 'dist', 'benchmarks', 'cli', 'commands', 'serve.js');
@@ -38,35 +36,6 @@ function vmMissing(): string | undefined {
 function suiteIf(reason: string | undefined, name: string, fn: () => void): void {
   if (reason) describe.skip(`${name} [skipped: ${reason}]`, fn);
   else describe(name, fn);
-}
-
-interface Served { proc: ChildProcess; url: string; port: number; token: string; stderr: () => string; stop(): Promise<void> }
-
-function startServe(): Promise<Served> {
-  const proc = spawn(process.execPath, [fixture('serve.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`xdplab serve printed no URL within 30 s; stderr: ${stderr}`)), 30_000);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`xdplab serve exited (${code}) before listening; stderr: ${stderr}`)); });
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /open (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]+))/.exec(line);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        proc, url: m[1]!, port: Number(m[2]), token: m[3]!, stderr: () => stderr,
-        async stop() {
-          if (proc.exitCode === null && proc.signalCode === null) {
-            proc.kill('SIGTERM');
-            const t = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-            await exited;
-            clearTimeout(t);
-          }
-        },
-      });
-    });
-  });
 }
 
 function wsOpen(url: string): Promise<{ ws: WebSocket; next(): Promise<Record<string, unknown>> }> {
