@@ -26,7 +26,8 @@ export type BackendEvent =
   | { kind: 'disconnected'; reason: string; counters: VhostNetCounters }
   | { kind: 'refused'; request: string; field: string; message: string }
   | { kind: 'error'; message: string }
-  | { kind: 'ready'; rings: number };
+  /** A ring started; base: where it takes from; resyncedFrom: the front end's base, when it disagreed with used.idx. */
+  | { kind: 'ready'; rings: number; ring: number; base: number; resyncedFrom?: number };
 
 export interface BackendOptions {
   socketPath: string;
@@ -142,7 +143,7 @@ export class VhostUserBackend {
     for (const v of c.device.vrings) if (v.ring && v.kick) fds.push(v.kick.fd);
     // An XSK only while its guest has buffers to take its frames: otherwise frames waiting in it
     // would wake us at once, again and again; the guest's kick says when buffers come.
-    this.o.port.queues.forEach((q, i) => { if (c.device.vrings[2 * i]?.ring?.pending()) fds.push(q.fd); });
+    this.o.port.queues.forEach((q, i) => { if (c.datapath.rxRingFor(i)?.ring?.pending()) fds.push(q.fd); });
     const pfd = Buffer.alloc(8 * fds.length);
     fds.forEach((fd, i) => { pfd.writeInt32LE(fd, i * 8); pfd.writeInt16LE(POLLIN, i * 8 + 4); });
     const n = libc().poll(pfd, fds.length, SLEEP_MS) as number;
@@ -162,7 +163,13 @@ export class VhostUserBackend {
       const reply = c.device.handle(m);
       if (c.device.features !== before) c.datapath.refresh();
       if (reply) c.channel.send(reply);
-      if (m.request.kind === 'SET_VRING_KICK') this.o.onEvent?.({ kind: 'ready', rings: c.device.vrings.filter((v) => v.ring).length });
+      if (m.request.kind === 'SET_VRING_KICK') {
+        const ring = c.device.vrings[m.request.index]?.ring;
+        this.o.onEvent?.({
+          kind: 'ready', rings: c.device.vrings.filter((v) => v.ring).length, ring: m.request.index, base: ring?.lastAvail ?? 0,
+          ...(ring?.resyncedFrom !== undefined ? { resyncedFrom: ring.resyncedFrom } : {}),
+        });
+      }
     } catch (err) {
       for (const fd of c.device.pendingFds.splice(0)) closeFd(fd);
       // With REPLY_ACK the front end is waiting for a verdict: say no before hanging up.

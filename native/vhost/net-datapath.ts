@@ -56,12 +56,30 @@ export class VhostNetDatapath {
     for (let i = 0; i < this.pairs.length; i++) {
       const p = this.pairs[i]!;
       p.q.reclaim();
+      for (const vr of [v[2 * i], v[2 * i + 1]]) {
+        if (vr?.ring?.interruptOwed && vr.call) { vr.ring.interruptOwed = false; vr.call.signal(); this.counters.calls++; }
+      }
       const tx = v[2 * i + 1];
       if (tx?.ring) moved += this.fromGuest(p, tx);
-      const rx = v[2 * i];
-      if (rx?.ring && rx.enabled) moved += this.toGuest(p, rx);
+      const rx = this.rxRingFor(i);
+      if (rx) moved += this.toGuest(p, rx);
     }
     return moved;
+  }
+
+  /**
+   * The guest rx ring that XSK queue i's frames go to: pair i's when the guest enabled it, else
+   * the first enabled one. A guest with fewer vCPUs than queue pairs enables only some (Linux:
+   * one per vCPU), while the wire side spreads flows over every queue by hash: frames on a
+   * queue whose ring is off would otherwise never reach the guest (as a tap steers around
+   * detached queues).
+   */
+  rxRingFor(i: number): Vring | undefined {
+    const v = this.device.vrings;
+    const own = v[2 * i];
+    if (own?.ring && own.enabled) return own;
+    for (let j = 0; j < v.length; j += 2) if (v[j]!.ring && v[j]!.enabled) return v[j];
+    return undefined;
   }
 
   /** Guest -> wire. A started but disabled ring is drained and its frames discarded (the spec's rule). */

@@ -148,6 +148,10 @@ export class VhostNetDevice {
         this.pendingFds.splice(0);
         v.call?.close();
         v.call = r.fd === undefined ? undefined : new EventFd(r.fd);
+        // QEMU sends the ring's call fd after its kick, so the ring may already have run and
+        // interrupted through the fd it replaces, which nobody reads any more: with EVENT_IDX
+        // the driver would then wait forever for an interrupt at a used_event we passed.
+        if (v.ring) v.ring.interruptOwed = true;
         return ack();
       }
       case 'SET_VRING_ERR': {

@@ -37,6 +37,17 @@ export class SplitRing {
   private usedIdx: number;
   private unpublished = 0;
 
+  /** The base the front end gave, when it disagreed with used.idx and was replaced by it. */
+  resyncedFrom: number | undefined;
+
+  /**
+   * An interrupt is owed whatever EVENT_IDX says: from the start (a driver whose last back end
+   * went away may be waiting for one that never came, its used_event already behind us) and
+   * after the call fd changes (SET_VRING_CALL). A spurious interrupt costs nothing; a lost one
+   * stalls the queue for good. QEMU's virtio does the same (signalled_used_valid = false).
+   */
+  interruptOwed = true;
+
   /** The used idx the driver last saw published (EVENT_IDX decides against it). */
   private publishedIdx: number;
 
@@ -67,9 +78,15 @@ export class SplitRing {
     this.availEvent = new Uint16Array(us.buf, us.off + 4 + 8 * size, 1);
     this.usedRing = new Uint32Array(us.buf, us.off + 4, 2 * size);
     this.regionBuffers = memory.regions.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength));
-    this.lastAvail = base & 0xffff;
     this.usedIdx = Atomics.load(this.usedHead, 1);
     this.publishedIdx = this.usedIdx;
+    // We complete every chain in the burst that takes it, so the ring's used.idx is where we
+    // stopped. A front end that lost its back end (we were killed or restarted: no
+    // GET_VRING_BASE answered) gives a base from its own stale copy; taking chains from there
+    // would complete heads the driver no longer has out, and Linux's driver then marks the
+    // queue broken. As DPDK's vhost does, trust used.idx when the two disagree.
+    this.lastAvail = base & 0xffff;
+    if (this.lastAvail !== this.usedIdx) { this.resyncedFrom = this.lastAvail; this.lastAvail = this.usedIdx; }
   }
 
   /** Chains the driver has made available and we have not taken. */

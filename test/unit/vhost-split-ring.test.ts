@@ -31,7 +31,11 @@ class Lab {
   readonly view = new DataView(this.bytes.buffer, this.bytes.byteOffset, SIZE);
   readonly memory = new GuestMemory([{ guestAddr: GUEST, userAddr: USER, size: SIZE, bytes: this.bytes }]);
   constructor() { this.bytes.fill(0); }
-  ring(base = 0): SplitRing { return new SplitRing(1, N, this.memory, { desc: USER + DESC, avail: USER + AVAIL, used: USER + USED }, base); }
+  /** A ring started at `base`, with used.idx there too (as a back end that completes all it takes leaves it). */
+  ring(base = 0): SplitRing {
+    this.view.setUint16(USED + 2, base, true);
+    return new SplitRing(1, N, this.memory, { desc: USER + DESC, avail: USER + AVAIL, used: USER + USED }, base);
+  }
   setDesc(i: number, d: Desc): void {
     const o = DESC + 16 * i;
     this.view.setBigUint64(o, BigInt(d.addr), true);
@@ -210,6 +214,17 @@ describe('SplitRing examples', () => {
     const w = refusedOr('write', () => lab.ring().write(0, hdr, frame, 0, frame.length));
     expect((w as ProtocolError).field).toBe('desc[2].addr');
     expect(lab.guardsIntact()).toBe(true);
+  });
+
+  it('a base that disagrees with used.idx (a front end whose back end died) gives way to used.idx, and says so', () => {
+    const lab = new Lab();
+    lab.view.setUint16(USED + 2, 40, true);
+    lab.view.setUint16(AVAIL + 2, 43, true);
+    const ring = new SplitRing(1, N, lab.memory, { desc: USER + DESC, avail: USER + AVAIL, used: USER + USED }, 37);
+    expect({ lastAvail: ring.lastAvail, resyncedFrom: ring.resyncedFrom, pending: ring.pending() }).toEqual({ lastAvail: 40, resyncedFrom: 37, pending: 3 });
+    expect(lab.ring(40).resyncedFrom).toBeUndefined();
+    // Whatever EVENT_IDX says, the first interrupt after a start is owed.
+    expect(ring.interruptOwed).toBe(true);
   });
 
   it('avail.idx running ahead of the ring size is refused', () => {
