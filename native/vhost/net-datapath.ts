@@ -56,15 +56,19 @@ export class VhostNetDatapath {
     for (let i = 0; i < this.pairs.length; i++) {
       const p = this.pairs[i]!;
       p.q.reclaim();
-      for (const vr of [v[2 * i], v[2 * i + 1]]) {
-        if (vr?.ring?.interruptOwed && vr.call) { vr.ring.interruptOwed = false; vr.call.signal(); this.counters.calls++; }
-      }
       const tx = v[2 * i + 1];
+      this.payOwedInterrupt(v[2 * i]);
+      this.payOwedInterrupt(tx);
       if (tx?.ring) moved += this.fromGuest(p, tx);
       const rx = this.rxRingFor(i);
       if (rx) moved += this.toGuest(p, rx);
     }
     return moved;
+  }
+
+  /** Sends the interrupt a ring owes (SplitRing.interruptOwed), once it has a call fd. */
+  private payOwedInterrupt(vr: Vring | undefined): void {
+    if (vr?.ring?.interruptOwed && vr.call) { vr.ring.interruptOwed = false; vr.call.signal(); this.counters.calls++; }
   }
 
   /**
