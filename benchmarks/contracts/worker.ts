@@ -97,6 +97,10 @@ export const WorkerResultSchema = z.discriminatedUnion('ok', [
     /** Port statistics since the port opened, and their changes inside the measured window. */
     stats: z.record(z.string(), z.unknown()),
     windowStats: z.record(z.string(), z.number()),
+    /** With a peer port (io, macswap): the peer port's statistics since it opened. */
+    peerStats: z.record(z.string(), z.unknown()).optional(),
+    /** io, macswap: frames received that the engine could not queue for transmission (tx ring or pool full). */
+    forwardDropped: z.number().optional(),
     /** CPU time of the worker inside the window: user space (the engine) and the kernel. */
     windowCpu: z.object({ userSeconds: z.number(), systemSeconds: z.number() }).optional(),
     /**

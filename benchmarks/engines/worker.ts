@@ -15,6 +15,7 @@ import { AfXdpPort, pinThisThread, setTxBudget, withNetns, type PortStatistics }
 import { createEngine } from './registry.js';
 import { runEngine } from './engine.js';
 import { TxOnlyEngine } from './txonly.js';
+import { IoEngine } from './io.js';
 import { RxOnlyEngine } from './rxonly.js';
 
 function statsDelta(a: PortStatistics, b: PortStatistics): Record<string, number> {
@@ -147,6 +148,8 @@ export async function runWorker(o: WorkerSpec): Promise<{ result: WorkerResult; 
         ok: true, engine: o.engine, mode: port.mode, zeroCopy: port.zeroCopy, packets, rx: r.rx, tx: r.tx, seconds: r.seconds,
         warmupSeconds: r.warmupSeconds, bursts: r.bursts, interrupted: r.stoppedEarly, txBudget, stats: { ...stats },
         windowStats: atStart && atEnd ? statsDelta(atStart, atEnd) : {},
+        ...(peer ? { peerStats: { ...peer.stats() } } : {}),
+        ...(engine instanceof IoEngine ? { forwardDropped: engine.dropped } : {}),
         ...(windowCpu ? { windowCpu } : {}),
         ...generator,
         ...receiver,

@@ -18,7 +18,14 @@ import { suite } from '../helpers/requirements.js';
 const RATE = 50_000;
 const SECONDS = 4;
 
-async function stream(lab: Lab, f: ForwardTopology): Promise<{ counts: StreamCounts; latency: Latency }> {
+/** XSK statistics of one port: frames it dropped on receive (no fill buffer, or the rx ring full). */
+function rxDrops(stats: Record<string, unknown> | undefined): number {
+  return Number(stats?.rxDropped ?? 0) + Number(stats?.rxRingFull ?? 0);
+}
+
+interface Streamed { counts: StreamCounts; latency: Latency; drops: Record<string, number> }
+
+async function stream(lab: Lab, f: ForwardTopology): Promise<Streamed> {
   const recv = startWorker(lab, { netns: f.b.netns!, ifname: f.b.ifname, engine: 'rxonly', mode: 'skb', measure: true, flows: 4, seconds: 60, warmupMs: 0, sampleMs: 0 });
   await recv.ready;
   const gen = startWorker(lab, {
@@ -32,7 +39,7 @@ async function stream(lab: Lab, f: ForwardTopology): Promise<{ counts: StreamCou
   if (!g.ok) throw new Error(g.error.message);
   if (!r.ok) throw new Error(r.error.message);
   if (!g.stream || !('sentPerFlow' in g.stream) || !r.stream || !('receivedPerFlow' in r.stream) || !r.latency) throw new Error('no stream counts');
-  return { counts: streamCounts(g.stream.sentPerFlow, r.stream), latency: r.latency };
+  return { counts: streamCounts(g.stream.sentPerFlow, r.stream), latency: r.latency, drops: { 'b rx': rxDrops(r.stats) } };
 }
 
 suite('loss and latency counters against a planted impairment', { root: true, tools: ['ip', 'tc', 'bridge'] }, () => {
@@ -66,7 +73,7 @@ suite('loss and latency counters against a planted impairment', { root: true, to
   }, 60_000);
 
   it('2 ms of delay on the way: p50 one-way latency rises by 2 ms within 10%', async () => {
-    let base: Awaited<ReturnType<typeof stream>>, delayed: Awaited<ReturnType<typeof stream>>;
+    let base: Streamed, delayed: Streamed;
     if (!netemMissing()) {
       const plain = impaired({});
       base = await stream(lab, f);
@@ -78,7 +85,13 @@ suite('loss and latency counters against a planted impairment', { root: true, to
       const through = async (holdUs: number) => {
         const io = startWorker(lab, { netns: f.ma.netns!, ifname: f.ma.ifname, peerIfname: f.mb.ifname, engine: 'io', mode: 'skb', seconds: 60, warmupMs: 0, sampleMs: 0, ...(holdUs ? { holdUs } : {}) });
         await io.ready;
-        try { return await stream(lab, f); } finally { io.stop(); await io.done; }
+        let s: Streamed;
+        try { s = await stream(lab, f); } finally { io.stop(); }
+        const r = await io.done;
+        if (!r.ok) throw new Error(r.error.message);
+        // The delay line itself drops nothing: every frame it received was held and sent.
+        expect(r.forwardDropped).toBe(0);
+        return { ...s, drops: { ...s.drops, 'ma rx': rxDrops(r.stats), 'mb rx': rxDrops(r.peerStats) } };
       };
       base = await through(0);
       delayed = await through(2000);
@@ -91,6 +104,13 @@ suite('loss and latency counters against a planted impairment', { root: true, to
     // the issue's note says so).
     const p1 = hdr.decodeFromCompressedBase64(delayed.latency.histogram).getValueAtPercentile(1);
     expect(p1).toBeGreaterThan(1.8e6);
-    expect(base.counts.lost + delayed.counts.lost).toBe(0);
+    // Frames lost on the way are ones a port on the path counted as dropped on receive. On a
+    // loaded 2-core host a busy-polling process is sometimes descheduled for tens of ms, and its
+    // rx ring (2048 frames, 41 ms at this rate) overflows: CI saw 533 such frames on M's port in
+    // one run of ~20. That is the host, not the delay line, and not a miscount.
+    for (const run of [base, delayed]) {
+      const counted = Object.values(run.drops).reduce((a, b) => a + b, 0);
+      expect(Math.abs(run.counts.lost - counted), `lost ${run.counts.lost}, dropped on receive ${JSON.stringify(run.drops)}`).toBeLessThanOrEqual(2);
+    }
   }, 60_000);
 });
