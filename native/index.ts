@@ -17,6 +17,7 @@ export { kvmBackend, probeKvm, LOOP_ITERATIONS, MAX_NS_PER_ITERATION, type KvmPr
 export { XskProgram, describeAttached, type XdpMode } from './xdp/xsk-program.js';
 export { XdpDropProgram } from './xdp/drop-program.js';
 export { XdpEveryNthDropProgram, everyNthDropInstructions, checkEvery, type EveryNthCounts } from './xdp/drop-nth-program.js';
+export { XdpStampCounter, stampCountInstructions, type StampCounts, type StampMagic } from './xdp/stamp-count-program.js';
 export { queryXdp, programName, probeLibxdp } from './xdp/libxdp.js';
 export { VhostUserBackend, type BackendEvent, type VhostRole } from './vhost/backend.js';
 export { guestMappings } from './vhost/memory-map.js';

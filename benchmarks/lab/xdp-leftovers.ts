@@ -7,9 +7,9 @@ import type { AfXdpMode } from '../contracts/datapath.js';
 /**
  * Program names a run attaches: libxdp's default XSK program (xdplab's workers, testpmd's
  * AF_XDP PMD, and QEMU's af-xdp backend all load it), libxdp's dispatcher around it when bpffs
- * is mounted, and xdplab's own drop programs (all, and every Nth).
+ * is mounted, and xdplab's own drop programs (all, every Nth, and the counting sink).
  */
-export const XDPLAB_PROGRAM_NAMES = ['xsk_def_prog', 'xdp_dispatcher', 'xdplab_drop', 'xdplab_drop_nth'] as const;
+export const XDPLAB_PROGRAM_NAMES = ['xsk_def_prog', 'xdp_dispatcher', 'xdplab_drop', 'xdplab_drop_nth', 'xdplab_count'] as const;
 
 export interface AttachedXdp { mode: AfXdpMode | 'hw'; id: number; name: string }
 
