@@ -79,6 +79,13 @@ export const SearchTrialSchema = z.object({
    * constant-rate check after the search (--search-check: at the NDR, and 5% above it).
    */
   phase: z.enum(['max', 'search', 'final', 'check']),
+  /**
+   * Where frames were lost: the path's interfaces' kernel loss counters that rose during the
+   * trial ("ma rx_queue_0_drops": frames; veth counts an XSK's full rx ring there, and again in
+   * its link's "rx dropped": counters may overlap, so do not sum them). Absent when none rose or
+   * none were read.
+   */
+  drops: z.record(z.string(), z.number()).optional(),
 });
 
 /** One goal's result: the highest rate whose loss is within tolerance, between two bounds. */

@@ -30,14 +30,20 @@ export function hasSearchTrials(report: Pick<Report, 'rows'>): boolean {
   return report.rows.some((r) => r.trials.some((t) => t.search && t.search.trials.length > 0));
 }
 
-/** search-trials.csv: `trial` is the row's trial, `step` the search's trial (1-based, in order). */
+/** Where a trial lost frames, in one cell: "ma rx_queue_0_drops=42476; b rx dropped=3". */
+const dropsCell = (d: Record<string, number> | undefined): string => Object.entries(d ?? {}).map(([k, v]) => `${k}=${v}`).join('; ');
+
+/**
+ * search-trials.csv: `trial` is the row's trial, `step` the search's trial (1-based, in order),
+ * `drops` the path's loss counters that rose during it.
+ */
 export function searchTrialsCsv(report: Pick<Report, 'rows'>): string {
-  const header = ['row', 'test', 'tool', 'mode', 'frameBytes', 'frameMix', 'trial', 'step', 'phase', 'targetPps', 'offeredPps', 'receivedPps', 'sent', 'received', 'lossRatio', 'durationMs'];
+  const header = ['row', 'test', 'tool', 'mode', 'frameBytes', 'frameMix', 'trial', 'step', 'phase', 'targetPps', 'offeredPps', 'receivedPps', 'sent', 'received', 'lossRatio', 'durationMs', 'drops'];
   const lines = [header.join(',')];
   for (const r of report.rows) {
     for (const t of r.trials) {
       (t.search?.trials ?? []).forEach((s, k) => {
-        lines.push([r.id, r.test, r.tool, r.mode, r.frameBytes, r.frameMix, t.index, k + 1, s.phase, s.targetPps, s.offeredPps, s.receivedPps, s.sent, s.received, s.lossRatio, s.durationMs].map(cell).join(','));
+        lines.push([r.id, r.test, r.tool, r.mode, r.frameBytes, r.frameMix, t.index, k + 1, s.phase, s.targetPps, s.offeredPps, s.receivedPps, s.sent, s.received, s.lossRatio, s.durationMs, dropsCell(s.drops)].map(cell).join(','));
       });
     }
   }

@@ -11,6 +11,7 @@ import { meanFrameBytes, type FrameMix } from '../contracts/traffic.js';
 import type { AfXdpMode } from '../contracts/datapath.js';
 import { streamCounts } from '../engines/stream-counts.js';
 import type { Endpoint } from '../lab/topology.js';
+import { lossesBetween, readLossCounters } from '../tools/counters.js';
 import type { TrialContext } from './row-kind.js';
 import { DUT_BUSY_POLL_BUDGET, RECEIVER_RING, TX_BUDGET, cpus, launch, sleep } from './trial-tools.js';
 
@@ -27,6 +28,15 @@ export interface RatePath {
    */
   receiver: { at: Endpoint; dut?: boolean } | { counting: CountingReceiver };
   mode: AfXdpMode;
+  /** Interfaces on this host whose loss counters each trial records (trial.drops), by name. */
+  watch?: Record<string, Endpoint>;
+}
+
+async function readWatched(path: RatePath): Promise<Record<string, Record<string, number>> | undefined> {
+  if (!path.watch) return undefined;
+  const ends = Object.entries(path.watch);
+  const read = await Promise.all(ends.map(([, e]) => readLossCounters(e.netns, e.ifname)));
+  return Object.fromEntries(ends.map(([name], i) => [name, read[i]!]));
 }
 
 export interface RateTrialSpec {
@@ -64,6 +74,7 @@ export async function rateTrial(ctx: TrialContext, path: RatePath, t: RateTrialS
     if (receiver) await receiver.ready;
     const counting = 'counting' in path.receiver ? path.receiver.counting : undefined;
     const before = counting ? await counting.count(performance.now()) : 0;
+    const lossAtStart = await readWatched(path);
     const gen = await launch(ctx, {
       ...(path.gen.netns ? { netns: path.gen.netns } : {}), ifname: path.gen.ifname, engine: 'txonly', mode: path.mode,
       seconds: t.durationMs / 1000, warmupMs: 0, burst: s.burst, flows: t.flows, sampleMs: 0, txBudget: TX_BUDGET,
@@ -94,10 +105,13 @@ export async function rateTrial(ctx: TrialContext, path: RatePath, t: RateTrialS
       received = Math.max(0, (await counting!.count(performance.now())) - before);
     }
     const lost = Math.max(0, sent - received);
+    const lossAtEnd = lossAtStart ? await readWatched(path) : undefined;
+    const drops = lossAtStart && lossAtEnd ? lossesBetween(lossAtStart, lossAtEnd) : {};
     return {
       trial: {
         targetPps: t.targetPps ?? offeredPps, offeredPps, receivedPps: received / seconds, sent, received,
         lossRatio: sent > 0 ? lost / sent : 0, durationMs: t.durationMs, phase: t.phase,
+        ...(Object.keys(drops).length ? { drops } : {}),
       },
       ...(latency ? { latency } : {}), ...(stream ? { stream } : {}),
       commandLines: [gen.commandLine, ...(receiver ? [receiver.commandLine] : [])],

@@ -83,7 +83,9 @@ async function startDut(ctx: TrialContext, c: SearchCell, o: { sink?: boolean } 
   if (c.test === 'rxonly') {
     const t = ctx.packet!;
     const macs = ctx.macs ? { src: ctx.macs.peer, dst: ctx.macs.dut } : undefined;
-    if (c.tool === 'xdplab') return { path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { at: t.dut, dut: true }, mode: c.mode }, commandLines: [], stop: async () => {} };
+    // The loss counters of the ends on this host (a peer host's are its own).
+    const watch = { dut: t.dut, ...(ctx.remote ? {} : { peer: t.peer }) };
+    if (c.tool === 'xdplab') return { path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { at: t.dut, dut: true }, mode: c.mode, watch }, commandLines: [], stop: async () => {} };
     const detach = xskForTestpmd(ctx, t.dut.netns, [t.dut.ifname], c.mode);
     const pmd = new Testpmd({
       netns: t.dut.netns ?? '', ifname: t.dut.ifname, forwardMode: 'rxonly', filePrefix: `${ctx.lab.name('ts')}-${ctx.trial}`,
@@ -97,7 +99,7 @@ async function startDut(ctx: TrialContext, c: SearchCell, o: { sink?: boolean } 
       return x.rxPackets;
     };
     return {
-      path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { counting: { commandLine: pmd.commandLine, count } }, mode: c.mode },
+      path: { gen: t.peer, ...(macs ? { macs } : {}), receiver: { counting: { commandLine: pmd.commandLine, count } }, mode: c.mode, watch },
       commandLines: [pmd.commandLine], stop: async () => { await pmd.stop(); detach(); },
     };
   }
@@ -106,7 +108,7 @@ async function startDut(ctx: TrialContext, c: SearchCell, o: { sink?: boolean } 
   const sink = o.sink ? countingSink(ctx, f.b, c.mode) : undefined;
   try {
     const dut = await startForwarder(ctx, c);
-    const path: RatePath = { gen: f.a, macs: { src: macOf(ctx.lab, f.a), dst: macOf(ctx.lab, f.b) }, receiver: sink ? { counting: sink.receiver } : { at: f.b }, mode: c.mode };
+    const path: RatePath = { gen: f.a, macs: { src: macOf(ctx.lab, f.a), dst: macOf(ctx.lab, f.b) }, receiver: sink ? { counting: sink.receiver } : { at: f.b }, mode: c.mode, watch: { a: f.a, ma: f.ma, mb: f.mb, b: f.b } };
     return { path, commandLines: [...dut.commandLines, ...(sink ? [sink.receiver.commandLine] : [])], stop: async () => { try { await dut.stop(); } finally { sink?.detach(); } } };
   } catch (err) {
     sink?.detach();

@@ -1,11 +1,11 @@
 // --search for real: dpdk-testpmd's io forwarding between two veth namespaces (A -> M -> B) is
-// the DUT with a known behaviour, xdplab's io beside it. Each NDR is confirmed by a lossless
-// full-length trial at it, the constant-rate check runs after it (3 trials at the NDR, one 5%
-// above), every trial is in the report, and the latency rows at fractions of the PDR carry
-// percentiles and a decodable HDR histogram. Short durations here; `npm run bench:ndr` runs the
-// full ones and reports the checks' outcome: on this 2-core host, shared by generator, DUT and
-// receiver, veth loses frames now and then at any rate, so "lossless in every check" is
-// measured there, not asserted here.
+// the DUT with a known behaviour, xdplab's io beside it, B's XDP counting sink counting what
+// arrives. Each NDR is confirmed by a lossless full-length trial at it, the constant-rate check
+// runs after it (3 trials at the NDR, one 5% above), every trial is in the report, and the
+// latency rows at fractions of the PDR carry percentiles and a decodable HDR histogram. Short
+// durations here; `npm run bench:ndr` runs the full ones and reports the checks' outcome: on
+// this 2-core host, shared by generator and DUT, veth loses frames now and then, so "lossless in
+// every check" is measured there, not asserted here.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,11 @@ suite('NDR/PDR search', { root: true, tools: ['ip', 'ethtool', 'dpdk-testpmd'] }
       expect(t.sent).toBeGreaterThan(0);
       expect(t.received).toBeLessThanOrEqual(t.sent);
       expect(t.offeredPps).toBeGreaterThan(0);
+      // Where frames went, when a loss counter of the path rose: named by end and counter.
+      for (const [k, v] of Object.entries(t.drops ?? {})) {
+        expect(k).toMatch(/^(a|ma|mb|b) \S/);
+        expect(v).toBeGreaterThan(0);
+      }
     }
     // The latency rows ran at fractions of this row's PDR.
     const lat = report.rows.filter((r) => r.load?.ofRow === row.id);

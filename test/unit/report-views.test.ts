@@ -96,9 +96,18 @@ describe('report views', () => {
 
   it('search-trials.csv: one line per search trial with its row and the goals', () => {
     const lines = searchTrialsCsv(report).trim().split('\n');
-    expect(lines[0]).toBe('row,test,tool,mode,frameBytes,frameMix,trial,step,phase,targetPps,offeredPps,receivedPps,sent,received,lossRatio,durationMs');
+    expect(lines[0]).toBe('row,test,tool,mode,frameBytes,frameMix,trial,step,phase,targetPps,offeredPps,receivedPps,sent,received,lossRatio,durationMs,drops');
     expect(lines.length).toBe(1 + 4 * 7);
     expect(lines[1]).toMatch(/^ndr-rxonly-native-64B,rxonly,xdplab,native,64,,0,1,max,3840000,/);
+  });
+
+  it('search-trials.csv: a trial that lost frames says where, in its drops cell', () => {
+    const withDrops = structuredClone(report);
+    const trial = withDrops.rows.find((r) => r.trials[0]?.search)!.trials[0]!.search!.trials[0]!;
+    trial.drops = { 'ma rx_queue_0_drops': 42476, 'b rx dropped': 3 };
+    const line = searchTrialsCsv(withDrops).trim().split('\n')[1]!;
+    expect(line.endsWith(',ma rx_queue_0_drops=42476; b rx dropped=3')).toBe(true);
+    expect(searchTrialsCsv(report).trim().split('\n')[1]!.endsWith(',')).toBe(true);
   });
 
   it('xdplab report show: NDR/PDR per search row and latency per latency row, as text', () => {
