@@ -17,12 +17,14 @@ import { median } from '../report/statistics.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { RunManager } from '../runs/run-manager.js';
 
-const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' }, check: { type: 'string' }, 'max-other-cpu': { type: 'string' }, 'quiet-wait-s': { type: 'string' } } });
+const { values } = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, engines: { type: 'string' }, modes: { type: 'string' }, check: { type: 'string' }, confirm: { type: 'string' }, 'max-other-cpu': { type: 'string' }, 'quiet-wait-s': { type: 'string' } } });
 const pairs = Math.max(3, Number(values.pairs ?? 3));
 const seconds = Number(values.seconds ?? 10);
 const engines = (values.engines ?? 'rxonly,io').split(',');
 const modes = (values.modes ?? 'native,skb').split(',');
 const check = Number(values.check ?? 5);
+// --confirm N: each result must hold in N full-length trials inside the search (MLRsearch-style).
+const confirm = Number(values.confirm ?? 1);
 if (process.getuid?.() !== 0) { console.error('bench:ndr needs root (namespaces, XDP, AF_XDP)'); process.exit(1); }
 
 const reportsDir = mkdtempSync(join(tmpdir(), 'xdplab-ndr-'));
@@ -31,7 +33,7 @@ runs.on('runProgress', (p) => process.stderr.write(`${p.row}: pair ${p.trial + 1
 runs.on('log', (l) => process.stderr.write(`  ${l.message}\n`));
 const command = ['npm', 'run', 'bench:ndr', '--', ...process.argv.slice(2)];
 const started = await runs.start({
-  tests: engines, modes, reference: ['testpmd'], frameBytes: [64], search: ['ndr', 'pdr'], searchCheck: check,
+  tests: engines, modes, reference: ['testpmd'], frameBytes: [64], search: ['ndr', 'pdr'], searchCheck: check, searchConfirm: confirm,
   durationMs: seconds * 1000, searchTrialMs: 1000, trials: pairs, interleave: true,
   quiet: { maxOtherCpus: Number(values['max-other-cpu'] ?? 0.15), waitMs: Number(values['quiet-wait-s'] ?? 60) * 1000 },
 }, { command });
@@ -66,7 +68,7 @@ for (const engine of engines) {
     });
   }
 }
-const result = { schema: 'xdplab.bench.ndr/1', at: new Date().toISOString(), pairs, seconds, check, environment: collectEnvironment(), rows: out, reportStatus: report.status, errors, report };
+const result = { schema: 'xdplab.bench.ndr/1', at: new Date().toISOString(), pairs, seconds, check, confirm, environment: collectEnvironment(), rows: out, reportStatus: report.status, errors, report };
 const dir = join(PROJECT_ROOT, 'benchmarks', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `ndr-${result.at.replace(/[:.]/g, '-')}.json`);

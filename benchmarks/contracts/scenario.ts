@@ -88,6 +88,8 @@ export const ScenarioSchema = z.object({
   searchTrialMs: z.number().int().min(200).max(600_000).default(1000).meta(meta('--search-trial', 'duration of the search\'s short trials')),
   /** A search that has not converged by then reports its bounds, marked not converged. */
   searchMaxMs: z.number().int().min(1000).max(86_400_000).default(300_000).meta(meta('--search-time', 'time cap per search')),
+  /** Full-length trials within tolerance at a goal's lower bound before it stands (MLRsearch's duration sum). */
+  searchConfirm: z.number().int().min(1).max(100).default(1).meta(meta('--search-confirm', 'full-length trials without loss beyond the tolerance at a result before it stands')),
   /** After each search: this many full-length trials at the NDR found, and one 5% above it. */
   searchCheck: z.number().int().min(0).max(100).default(0).meta(meta('--search-check', 'after a search: N trials at the NDR (expected: no loss) and one 5% above it (expected: loss)')),
   /** Latency rows at idle and at 10, 50 and 90% of the PDR each search row found. */

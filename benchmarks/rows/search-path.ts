@@ -26,6 +26,7 @@ export async function searchPath(ctx: TrialContext, path: RatePath, o: { mix: Fr
   const unit = o.minPps >= 1000 ? { scale: 1e6, name: 'Mpps', digits: 3 } : { scale: 1e3, name: 'kpps', digits: 1 };
   const search = await searchRates({
     goals: searchGoals(s), precision: s.precision / 100, shortMs: s.searchTrialMs, finalMs: s.durationMs, maxElapsedMs: s.searchMaxMs, minPps: o.minPps,
+    confirmTrials: s.searchConfirm,
   }, async (targetPps, durationMs, phase) => {
     if (ctx.stopSignal.stop) throw new LabError({ code: 'ESTOPPED', message: 'the run was stopped' });
     const r = await rateTrial(ctx, path, { targetPps, durationMs, mix: o.mix, flows: s.flows, phase });

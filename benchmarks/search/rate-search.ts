@@ -8,9 +8,12 @@
 // - Every trial updates every goal: a rate within a goal's tolerance raises its lower bound, one
 //   above it lowers its upper bound. A later trial that contradicts a bound (noise: a pass above
 //   a fail) resets the contradicted bound, as MLRsearch does, instead of averaging.
-// - A goal whose bounds are within `precision` of each other is confirmed by a trial at its lower
-//   bound for the final duration; if that trial loses, the lower bound falls and the search goes
-//   on with final-length trials for that goal (short-trial results do not outrank a long one).
+// - A goal whose bounds are within `precision` of each other is confirmed by `confirmTrials`
+//   trials at its lower bound for the final duration (MLRsearch's goal duration sum, with no
+//   trial allowed to exceed the tolerance); if one loses, the lower bound falls and the search
+//   goes on with final-length trials for that goal (short-trial results do not outrank a long
+//   one). On a host where the DUT loses now and then at any rate, more confirmations push the
+//   NDR down to a rate that N full-length trials in a row hold.
 // - A time cap ends the search: goals not confirmed by then say "not converged" with bounds.
 //
 // Pure: the trials are the caller's (`measure`), so the method is tested against modelled DUTs
@@ -28,6 +31,8 @@ export interface SearchConfig {
   maxElapsedMs: number;
   /** The lowest rate worth a trial (below it a goal's lower bound is 0). */
   minPps: number;
+  /** Lossless (within tolerance) full-length trials at a lower bound before it stands (default 1). */
+  confirmTrials?: number;
 }
 
 /** One constant-rate trial: `targetPps` undefined means as fast as the generator goes. */
@@ -59,23 +64,47 @@ export function widthOf(lower: number, upper: number): number {
 }
 
 /** Every trial so far as (rate offered, passed?) per goal: contradicted bounds are rebuilt from it. */
-type History = Array<{ rate: number; t: SearchTrial }>;
+type History = Array<{ rate: number; t: SearchTrial; final: boolean }>;
 
-function update(g: GoalState, rate: number, t: SearchTrial, final: boolean, maxPps: number, history: History): void {
+/**
+ * Full-length trials within a goal's tolerance at its lower bound (to the precision) and below
+ * its upper one: a loss at or under the lower bound would have moved it, so these stand for it.
+ */
+function confirmations(g: GoalState, history: History, precision: number): number {
+  return history.filter((h) => h.final && passes(h.t, g) && h.rate >= g.lower * (1 - precision) && h.rate < g.upper).length;
+}
+
+/** Lossless (within `g`'s tolerance) full-length trials at `rate`, to the precision. */
+function heldAt(g: GoalState, rate: number, history: History, precision: number): number {
+  return history.filter((h) => h.final && passes(h.t, g) && Math.abs(h.rate - rate) <= rate * precision).length;
+}
+
+interface Rules { maxPps: number; need: number; precision: number }
+
+function update(g: GoalState, rate: number, t: SearchTrial, final: boolean, rules: Rules, history: History): void {
+  const { maxPps, need, precision } = rules;
   if (passes(t, g)) {
     if (rate >= g.lower) { g.lowerIsFinal = final || (rate === g.lower && g.lowerIsFinal); g.lower = rate; }
     // A pass at or above the upper bound contradicts it (noise): the upper bound becomes the
-    // lowest failing rate above the new lower one, or the maximum's (which failed).
-    if (g.lower >= g.upper) g.upper = Math.min(maxPps, ...history.filter((h) => !passes(h.t, g) && h.rate > g.lower).map((h) => h.rate));
+    // lowest failing rate above the new lower one, or the maximum's (which failed) if that is
+    // above it. A paced trial may pass above the unpaced probe that lost: then, with no loss
+    // above, the next trials look just above the lower bound (never an upper below the lower).
+    if (g.lower >= g.upper) {
+      const failedAbove = history.filter((h) => !passes(h.t, g) && h.rate > g.lower).map((h) => h.rate);
+      g.upper = Math.min(maxPps > g.lower ? maxPps : Infinity, ...failedAbove);
+      if (!Number.isFinite(g.upper)) g.upper = g.lower * (1 + 2 * precision);
+    }
   } else {
     if (rate < g.upper) g.upper = rate;
     // A loss at or below the lower bound contradicts it: the lower bound becomes the highest
-    // passing rate below the loss, or none.
+    // passing rate below the loss, or none. With N confirmations asked for, only a rate that N
+    // full-length trials held qualifies: a single pass beside a loss is not evidence enough.
     if (g.upper <= g.lower) {
-      const below = history.filter((h) => passes(h.t, g) && h.rate < g.upper).map((h) => h.rate);
+      const below = history.filter((h) => passes(h.t, g) && h.rate < g.upper && (need <= 1 || heldAt(g, h.rate, history, precision) >= need)).map((h) => h.rate);
       g.lower = below.length ? Math.max(...below) : 0;
-      g.lowerIsFinal = false;
-      g.step = 0;
+      g.lowerIsFinal = need > 1 && below.length > 0;
+      // The step down keeps widening (MLRsearch's expansion): a DUT that loses now and then at
+      // many rates is left in steps that double, not in a 1% crawl.
     }
     if (final) g.longTrials = true;
   }
@@ -112,7 +141,7 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
     trials.push(t);
     if (target !== undefined && t.offeredPps > 0) calibration = Math.min(1, Math.max(0.5, (calibration + t.offeredPps / t.targetPps) / 2));
     const rate = target === undefined ? t.offeredPps : Math.min(t.offeredPps, t.targetPps);
-    history.push({ rate, t });
+    history.push({ rate, t, final });
     return { t, rate };
   };
   // Goals from the most tolerant down: PDR's trials bound NDR's from above.
@@ -136,6 +165,7 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
     }
   }
 
+  const need = Math.max(1, cfg.confirmTrials ?? 1);
   let capped = false;
   for (;;) {
     const g = goals.find((x) => !x.done);
@@ -151,20 +181,21 @@ export async function searchRates(cfg: SearchConfig, measure: Measure, now: () =
       g.note = `stopped: 4 trials in a row did not narrow the bounds (the generator could not offer the rates between them)`;
       continue;
     }
-    const before = [g.lower, g.upper];
+    const before = [g.lower, g.upper, confirmations(g, history, cfg.precision)];
     if (g.lower > 0 && widthOf(g.lower, g.upper) <= cfg.precision) {
-      if (g.lowerIsFinal) { g.done = true; continue; }
+      if (g.lowerIsFinal && confirmations(g, history, cfg.precision) >= need) { g.done = true; continue; }
       // Confirm at the final length; a loss there lowers the bound and the search goes on. A
       // pass within the precision of the bound confirms it, at the rate that trial offered (a
       // generator a little short of its target must not leave the short trial's rate standing).
       const { t, rate } = await run(g.lower, true, 'final');
       if (passes(t, g) && rate >= g.lower * (1 - cfg.precision)) { g.lower = Math.min(g.lower, rate); g.lowerIsFinal = true; }
-      for (const h of goals) if (!h.done) update(h, rate, t, true, maxPps, history);
+      for (const h of goals) if (!h.done) update(h, rate, t, true, { maxPps, need, precision: cfg.precision }, history);
     } else {
       const { t, rate } = await run(nextRate(g, mrr, cfg), g.longTrials, g.longTrials ? 'final' : 'search');
-      for (const h of goals) if (!h.done) update(h, rate, t, g.longTrials, maxPps, history);
+      for (const h of goals) if (!h.done) update(h, rate, t, g.longTrials, { maxPps, need, precision: cfg.precision }, history);
     }
-    g.stuck = g.lower === before[0] && g.upper === before[1] && !g.lowerIsFinal ? g.stuck + 1 : 0;
+    // Progress: the bounds moved, or one more full-length trial held the lower one.
+    g.stuck = g.lower === before[0] && g.upper === before[1] && confirmations(g, history, cfg.precision) === before[2] ? g.stuck + 1 : 0;
   }
 
   // A rate within a stricter goal's tolerance is within a looser one's too (a goal finished

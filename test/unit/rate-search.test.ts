@@ -95,6 +95,62 @@ describe('NDR/PDR search', () => {
     expect(r.trials.some((t) => t.durationMs === 10_000 && t.lossRatio > 0)).toBe(true);
   });
 
+  it('confirmTrials N: one lucky full-length trial above a DUT\'s lossless rate does not make the NDR; N lossless trials at it do', async () => {
+    // Capacity 1 Mpps, but above 0.8 Mpps every full-length trial after the first loses 0.1% (a
+    // DUT that falls behind now and then at those rates): one confirmation lands above 0.8,
+    // three cannot.
+    const flaky = (confirmTrials?: number) => {
+      const m = model({ capacity: 1_000_000, max: 2_000_000 });
+      let above = 0;
+      const measure: Measure = async (rate, durationMs, phase) => {
+        const t = await m.measure(rate, durationMs, phase);
+        if (durationMs < 10_000 || t.offeredPps <= 800_000 || t.lossRatio > 0 || above++ === 0) return t;
+        const got = Math.round(t.received * 0.999);
+        return { ...t, received: got, receivedPps: t.receivedPps * 0.999, lossRatio: (t.sent - got) / t.sent };
+      };
+      return searchRates(cfg({ goals: [GOALS[0]!], ...(confirmTrials ? { confirmTrials } : {}) }), measure, m.now);
+    };
+    const once = (await flaky()).goals[0]!;
+    expect(once.converged).toBe(true);
+    expect(once.lowerPps).toBeGreaterThan(800_000);
+    const r = await flaky(3);
+    const ndr = r.goals[0]!;
+    expect(ndr.converged, ndr.note).toBe(true);
+    expect(ndr.lowerPps).toBeLessThanOrEqual(800_000);
+    expect(ndr.lowerPps).toBeGreaterThan(800_000 * 0.99);
+    // Three lossless full-length trials at the NDR (to the precision), none of them short.
+    const held = r.trials.filter((t) => t.durationMs === 10_000 && t.lossRatio === 0 && Math.abs(t.offeredPps - ndr.lowerPps) <= ndr.lowerPps * 0.005);
+    expect(held.length).toBeGreaterThanOrEqual(3);
+    // No full-length trial at or below it lost anything.
+    expect(r.trials.some((t) => t.durationMs === 10_000 && t.lossRatio > 0 && t.offeredPps <= ndr.lowerPps)).toBe(false);
+  });
+
+  it('a paced trial that passes above the unpaced probe that lost: the upper bound moves above it, never below the lower', async () => {
+    // Unpaced, the generator's bursts lose 1% at 0.8 Mpps; paced, the DUT takes 0.85 Mpps and
+    // the generator falls 3% short of every second target: the search asks above what it wants,
+    // and the other trials offer all of it, above the probe.
+    const m = model({ capacity: 850_000, max: 900_000 });
+    let k = 0;
+    const measure: Measure = async (rate, durationMs, phase) => {
+      if (rate !== undefined) {
+        const t = await m.measure(Math.min(rate * (k++ % 2 ? 0.97 : 1), 900_000), durationMs, phase);
+        return { ...t, targetPps: rate };
+      }
+      await m.measure(rate, durationMs, phase);
+      const sent = Math.round(800_000 * durationMs / 1000), got = Math.round(sent * 0.99);
+      return { targetPps: 800_000, offeredPps: 800_000, receivedPps: 792_000, sent, received: got, lossRatio: (sent - got) / sent, durationMs, phase };
+    };
+    for (const confirmTrials of [1, 3]) {
+      const r = await searchRates(cfg({ confirmTrials, precision: 0.05 }), measure, m.now);
+      for (const g of r.goals) {
+        expect(g.converged, `${g.name}: ${g.note}`).toBe(true);
+        expect(g.lowerPps).toBeLessThan(g.upperPps);
+        expect(g.lowerPps).toBeGreaterThan(790_000);
+        expect(g.lowerPps).toBeLessThanOrEqual(g.name === 'ndr' ? 850_000 : 850_000 / 0.995);
+      }
+    }
+  });
+
   it('stops at the time cap with the bounds it has, marked not converged', async () => {
     const m = model({ capacity: 1_000_000, max: 2_000_000 });
     const r = await searchRates(cfg({ maxElapsedMs: 5000 }), m.measure, m.now);
