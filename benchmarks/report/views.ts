@@ -68,10 +68,33 @@ function goalView(g: SearchGoal, t: Trial): GoalView {
   };
 }
 
+/**
+ * Where the search's lossy trials lost their frames: each loss counter of the path that rose in
+ * them, with how many trials and frames (counters may overlap: veth's link "rx dropped" repeats
+ * its rx_queue drops). Nothing for a report whose trials have no drops (before schema 3's drops).
+ */
+function lossNote(s: Search): string | undefined {
+  const lossy = s.trials.filter((t) => t.sent > t.received);
+  const by = new Map<string, { trials: number; frames: number }>();
+  for (const t of lossy) {
+    for (const [k, v] of Object.entries(t.drops ?? {})) {
+      const e = by.get(k) ?? { trials: 0, frames: 0 };
+      e.trials++;
+      e.frames += v;
+      by.set(k, e);
+    }
+  }
+  if (!by.size) return undefined;
+  const silent = lossy.filter((t) => !t.drops || !Object.keys(t.drops).length).length;
+  return `frames were lost in ${lossy.length} of ${s.trials.length} trials; loss counters that rose in them: ${[...by].map(([k, e]) => `${k} (${e.trials} trials, ${e.frames} frames)`).join(', ')}${silent ? `; in ${silent} of them no counter rose` : ''}`;
+}
+
 function searchNotes(s: Search): string[] {
   const notes: string[] = [];
   if (s.generatorBound) notes.push(`generator-bound: the generator could offer at most ${(s.maxPps / 1e6).toFixed(3)} Mpps, so the goals are lower bounds of what the receiver takes`);
   for (const g of s.goals) if (!g.converged) notes.push(`${g.name.toUpperCase()} did not converge${g.note ? `: ${g.note}` : ''}`);
+  const loss = lossNote(s);
+  if (loss) notes.push(loss);
   return notes;
 }
 

@@ -7,12 +7,11 @@
 // A trial of a search row is one whole search (trials of it repeat the search); its report
 // trial holds every constant-rate trial and each goal's bounds.
 import { LabError } from '../contracts/errors.js';
-import { mixLabel, meanFrameBytes, type FrameMix } from '../contracts/traffic.js';
+import { STAMP, mixLabel, meanFrameBytes, type FrameMix } from '../contracts/traffic.js';
 import type { Scenario } from '../contracts/scenario.js';
 import { LATENCY_LOADS } from '../contracts/vocabulary.js';
 import { macOf, type Endpoint } from '../lab/topology.js';
 import { XdpStampCounter, XskProgram, ifNameToIndex, withNetns } from '../../native/index.js';
-import { STAMP } from '../contracts/traffic.js';
 import { searchPath } from './search-path.js';
 import type { Search } from '../contracts/report.js';
 import { Testpmd, findTestpmd } from '../tools/testpmd.js';

@@ -110,6 +110,20 @@ describe('report views', () => {
     expect(searchTrialsCsv(report).trim().split('\n')[1]!.endsWith(',')).toBe(true);
   });
 
+  it('a search whose lossy trials recorded drops says where the frames went, in its notes and in report show', () => {
+    const withDrops = structuredClone(report);
+    const row = withDrops.rows.find((r) => r.trials[0]?.search)!;
+    const lossy = row.trials[0]!.search!.trials.filter((t) => t.sent > t.received);
+    expect(lossy.length).toBeGreaterThan(1);
+    lossy[0]!.drops = { 'ma rx_queue_0_drops': 100 };
+    lossy[1]!.drops = { 'ma rx_queue_0_drops': 50, 'b rx dropped': 2 };
+    const note = searchViews(withDrops).find((v) => v.row === row.id)!.notes.find((n) => n.startsWith('frames were lost'))!;
+    expect(note).toBe(`frames were lost in ${lossy.length} of ${row.trials[0]!.search!.trials.length} trials; loss counters that rose in them: ma rx_queue_0_drops (2 trials, 150 frames), b rx dropped (1 trials, 2 frames)${lossy.length > 2 ? `; in ${lossy.length - 2} of them no counter rose` : ''}`);
+    expect(searchText(withDrops)).toContain(`note: ${note}`);
+    // Without drops (older reports) there is nothing to say.
+    expect(searchViews(report).flatMap((v) => v.notes).some((n) => n.startsWith('frames were lost'))).toBe(false);
+  });
+
   it('xdplab report show: NDR/PDR per search row and latency per latency row, as text', () => {
     const text = searchText(report);
     expect(text).toMatch(/ndr-rxonly-native-64B\s.*NDR\s+2\.000 Mpps/);
