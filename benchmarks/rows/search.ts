@@ -61,7 +61,7 @@ function xskForTestpmd(ctx: TrialContext, netns: string | undefined, ifnames: st
  * B's end of the forward path as a counting sink (an XDP program that counts the stamped frames
  * and drops all): the receiver of a search through a DUT in M, when only counts matter. A
  * measuring receiver is a third busy process on a 2-core host, and sharing the DUT's CPU it
- * made the DUT's rx ring overflow: at 0.15 Mpps xdplab's io lost frames in 4 of 8 10 s trials,
+ * made the DUT's rx ring overflow: at 0.15 Mpps xdplab's io lost frames in 5 of 8 10 s trials,
  * and in none of 6 with this sink (its drops were 0 in all of them).
  */
 function countingSink(ctx: TrialContext, at: Endpoint, mode: AfXdpMode): { receiver: CountingReceiver; detach(): void } {
