@@ -17,18 +17,17 @@
 //   12  r0 = XDP_DROP; exit
 //   14  pass: r0 = XDP_PASS; exit
 import { LabError } from '../../benchmarks/contracts/errors.js';
-import { SystemError } from '../errors.js';
 import { libc } from '../sys/libc.js';
 import { AttachedXdpProgram, ifindexOf, loadAndAttach } from './attached-program.js';
-import { libxdp } from './libxdp.js';
+import { createCounterMap, insnWriter, readPerCpuCounter } from './counter-map.js';
 import type { XdpMode } from './xsk-program.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
-const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 const PROGRAM_NAME = 'xdplab_drop_nth';
+const WHAT = 'the every-Nth XDP drop program';
 /** BPF_ALU64 MOD K sign-extends its s32 immediate: N must stay positive there. */
 export const MAX_EVERY = 0x7fffffff;
 
@@ -62,15 +61,7 @@ export function checkEvery(every: number): number {
 /** The program's 16 instructions for map `mapFd` and `every` = N. */
 export function everyNthDropInstructions(mapFd: number, every: number): Buffer {
   checkEvery(every);
-  const out = Buffer.alloc(16 * 8);
-  let i = 0;
-  const insn = (code: number, dst: number, src: number, off: number, imm: number) => {
-    out.writeUInt8(code, i * 8);
-    out.writeUInt8((src << 4) | dst, i * 8 + 1);
-    out.writeInt16LE(off, i * 8 + 2);
-    out.writeInt32LE(imm, i * 8 + 4);
-    i++;
-  };
+  const { out, insn } = insnWriter(16);
   insn(OP.ST_MEM_W, 10, 0, -4, 0);
   insn(OP.MOV64_X, 2, 10, 0, 0);
   insn(OP.ADD64_K, 2, 0, 0, -4);
@@ -109,10 +100,9 @@ export class XdpEveryNthDropProgram extends AttachedXdpProgram {
   /** Creates the counter map, loads the program and attaches it to `ifindex` (calling thread's namespace). */
   static attach(ifname: string, ifindex: number, mode: XdpMode, every: number): XdpEveryNthDropProgram {
     checkEvery(every);
-    const mapFd = libxdp().mapCreate(BPF_MAP_TYPE_PERCPU_ARRAY, 'xdplab_nth_cnt', 4, 8, 1, null) as number;
-    if (mapFd < 0) throw new SystemError('bpf_map_create', mapFd, 'creating the counter map of the every-Nth XDP drop program');
+    const mapFd = createCounterMap('xdplab_nth_cnt', 1, WHAT);
     try {
-      const { fd, id } = loadAndAttach({ ifname, ifindex, mode, insns: everyNthDropInstructions(mapFd, every), name: PROGRAM_NAME, what: 'the every-Nth XDP drop program' });
+      const { fd, id } = loadAndAttach({ ifname, ifindex, mode, insns: everyNthDropInstructions(mapFd, every), name: PROGRAM_NAME, what: WHAT });
       return new XdpEveryNthDropProgram(ifname, ifindex, mode, fd, id, every, mapFd);
     } catch (err) {
       libc().close(mapFd);
@@ -126,14 +116,7 @@ export class XdpEveryNthDropProgram extends AttachedXdpProgram {
    */
   counts(): EveryNthCounts {
     if (this.final) return this.final;
-    const x = libxdp();
-    const cpus = x.numPossibleCpus() as number;
-    if (cpus < 1) throw new SystemError('libbpf_num_possible_cpus', cpus, 'reading the counters of the every-Nth XDP drop program');
-    const key = Buffer.alloc(4);
-    const values = Buffer.alloc(8 * cpus);
-    const rc = x.mapLookupElem(this.mapFd, key, values) as number;
-    if (rc !== 0) throw new SystemError('bpf_map_lookup_elem', rc, 'reading the counters of the every-Nth XDP drop program');
-    const perCpu = Array.from({ length: cpus }, (_, c) => Number(values.readBigUInt64LE(c * 8)));
+    const perCpu = readPerCpuCounter(this.mapFd, 0, WHAT);
     return {
       every: this.every,
       seen: perCpu.reduce((a, b) => a + b, 0),

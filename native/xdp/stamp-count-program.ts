@@ -23,15 +23,13 @@
 //   17  r1 += 1
 //   18  *(u64 *)(r0 + 0) = r1
 //   19  r0 = XDP_DROP; exit
-import { SystemError } from '../errors.js';
 import { libc } from '../sys/libc.js';
 import { AttachedXdpProgram, ifindexOf, loadAndAttach } from './attached-program.js';
 import { OP } from './drop-nth-program.js';
-import { libxdp } from './libxdp.js';
+import { createCounterMap, insnWriter, readPerCpuCounter } from './counter-map.js';
 import type { XdpMode } from './xsk-program.js';
 
 const XDP_DROP = 1;
-const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 const LDX_MEM_W = 0x61; // BPF_LDX | BPF_MEM | BPF_W
@@ -39,21 +37,14 @@ const LDX_MEM_H = 0x69; // BPF_LDX | BPF_MEM | BPF_H
 const STX_MEM_W = 0x63; // BPF_STX | BPF_MEM | BPF_W
 const JGT_X = 0x2d; // BPF_JMP | BPF_JGT | BPF_X
 const PROGRAM_NAME = 'xdplab_count';
+const WHAT = 'the XDP counting sink';
 
 /** Where the stamp's u16 magic sits in a frame, and its value (contracts/traffic.ts STAMP). */
 export interface StampMagic { offset: number; magic: number }
 
 /** The program's 21 instructions for counter map `mapFd`. */
 export function stampCountInstructions(mapFd: number, m: StampMagic): Buffer {
-  const out = Buffer.alloc(21 * 8);
-  let i = 0;
-  const insn = (code: number, dst: number, src: number, off: number, imm: number) => {
-    out.writeUInt8(code, i * 8);
-    out.writeUInt8((src << 4) | dst, i * 8 + 1);
-    out.writeInt16LE(off, i * 8 + 2);
-    out.writeInt32LE(imm, i * 8 + 4);
-    i++;
-  };
+  const { out, insn } = insnWriter(21);
   insn(LDX_MEM_W, 2, 1, 0, 0);
   insn(LDX_MEM_W, 3, 1, 4, 0);
   insn(OP.MOV64_X, 4, 2, 0, 0);
@@ -95,10 +86,9 @@ export class XdpStampCounter extends AttachedXdpProgram {
 
   /** Creates the counter map, loads the program and attaches it to `ifindex` (calling thread's namespace). */
   static attach(ifname: string, ifindex: number, mode: XdpMode, m: StampMagic): XdpStampCounter {
-    const mapFd = libxdp().mapCreate(BPF_MAP_TYPE_PERCPU_ARRAY, 'xdplab_count', 4, 8, 2, null) as number;
-    if (mapFd < 0) throw new SystemError('bpf_map_create', mapFd, 'creating the counter map of the XDP counting sink');
+    const mapFd = createCounterMap('xdplab_count', 2, WHAT);
     try {
-      const { fd, id } = loadAndAttach({ ifname, ifindex, mode, insns: stampCountInstructions(mapFd, m), name: PROGRAM_NAME, what: 'the XDP counting sink' });
+      const { fd, id } = loadAndAttach({ ifname, ifindex, mode, insns: stampCountInstructions(mapFd, m), name: PROGRAM_NAME, what: WHAT });
       return new XdpStampCounter(ifname, ifindex, mode, fd, id, mapFd);
     } catch (err) {
       libc().close(mapFd);
@@ -109,19 +99,7 @@ export class XdpStampCounter extends AttachedXdpProgram {
   /** The counts now (each a sum over the per-CPU slots). After detach: the counts read at detach. */
   counts(): StampCounts {
     if (this.final) return this.final;
-    const x = libxdp();
-    const cpus = x.numPossibleCpus() as number;
-    if (cpus < 1) throw new SystemError('libbpf_num_possible_cpus', cpus, 'reading the counters of the XDP counting sink');
-    const read = (k: number) => {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(k, 0);
-      const values = Buffer.alloc(8 * cpus);
-      const rc = x.mapLookupElem(this.mapFd, key, values) as number;
-      if (rc !== 0) throw new SystemError('bpf_map_lookup_elem', rc, 'reading the counters of the XDP counting sink');
-      let n = 0;
-      for (let c = 0; c < cpus; c++) n += Number(values.readBigUInt64LE(c * 8));
-      return n;
-    };
+    const read = (k: number) => readPerCpuCounter(this.mapFd, k, WHAT).reduce((a, b) => a + b, 0);
     return { stamped: read(0), other: read(1) };
   }
 
